@@ -1,0 +1,3 @@
+from reelcloud.cli import main
+
+main()

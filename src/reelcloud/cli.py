@@ -1,0 +1,175 @@
+"""The `reelcloud` command line."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from reelcloud.platform.errors import ReelcloudError
+from reelcloud.platform.settings import Settings, load_settings
+
+app = typer.Typer(
+    help="reelcloud: a video streaming platform built the way Netflix describes its cloud.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+config_app = typer.Typer(help="Inspect configuration.", no_args_is_help=True)
+app.add_typer(config_app, name="config")
+console = Console()
+err = Console(stderr=True)
+
+DataDirOption = Annotated[
+    Path | None,
+    typer.Option("--data-dir", help="Where the platform keeps its state (default ./.reelcloud)."),
+]
+TopologyOption = Annotated[
+    Path | None, typer.Option("--topology", help="Topology YAML (default: the packaged one).")
+]
+
+
+def _settings(data_dir: Path | None = None, topology: Path | None = None, **extra: Any) -> Settings:
+    overrides: dict[str, Any] = dict(extra)
+    if data_dir is not None:
+        overrides["data_dir"] = data_dir.expanduser().resolve()
+    if topology is not None:
+        overrides["topology_file"] = topology.expanduser().resolve()
+    return load_settings(**overrides)
+
+
+def _datadir(data_dir: Path | None) -> Any:
+    from reelcloud.launcher.datadir import DataDir
+
+    return DataDir.at(data_dir or _settings().data_dir)
+
+
+def _print_status(status: dict[str, Any]) -> None:
+    table = Table(title=f"reelcloud · {status['topology']} · {status['phase']}")
+    for column in ("service", "instance", "address", "zone", "registry", "process", "restarts"):
+        table.add_column(column)
+    colours = {"UP": "green", "MISSING": "red", "DOWN": "red", "OUT_OF_SERVICE": "yellow"}
+    for i in status["instances"]:
+        colour = colours.get(i["status"], "yellow")
+        table.add_row(
+            i["service"],
+            i["id"],
+            i["address"] or "-",
+            i["zone"],
+            f"[{colour}]{i['status']}[/]",
+            i["process"],
+            str(i["restarts"]),
+        )
+    for e in status.get("engines", []):
+        table.add_row(e["name"], "-", e["url"], "-", "-", e["process"], str(e["restarts"]))
+    console.print(table)
+    for peer in status.get("registry", {}).get("peers", []):
+        if not peer.get("reachable"):
+            console.print(f"registry {peer['url']}: [red]unreachable[/]")
+            continue
+        mode = "[red]SELF-PRESERVATION[/]" if peer.get("self_preservation_mode") else "normal"
+        console.print(
+            f"registry {peer['url']}: {peer['instances']} instances, renewals "
+            f"{peer['renewals_last_window']}/{peer['renewal_threshold']} per window, {mode}"
+        )
+
+
+@app.command()
+def up(
+    topology: TopologyOption = None,
+    data_dir: DataDirOption = None,
+    detach: Annotated[bool, typer.Option("--detach", help="Run in the background.")] = False,
+) -> None:
+    """Start the platform: engines, registry peers, then every service, layer by layer."""
+    settings = _settings(data_dir, topology)
+    if detach:
+        from reelcloud.launcher.up import start_detached
+
+        _print_status(start_detached(settings))
+        console.print(
+            f"running in the background; stop with: reelcloud down --data-dir {settings.data_dir}"
+        )
+        return
+    from reelcloud.launcher.up import run_foreground
+    from reelcloud.platform.logging import configure_logging
+
+    configure_logging(service="launcher", instance_id="launcher", level="WARNING", fmt="text")
+    console.print(f"reelcloud up · data dir {Path(settings.data_dir).resolve()} · Ctrl-C stops")
+    asyncio.run(run_foreground(settings, lambda message: console.print(message, highlight=False)))
+
+
+@app.command()
+def down(data_dir: DataDirOption = None) -> None:
+    """Stop a platform started with `up --detach`."""
+    from reelcloud.launcher.up import stop_platform
+
+    pid = stop_platform(_datadir(data_dir))
+    console.print(f"stopped (launcher pid {pid})")
+
+
+@app.command()
+def status(
+    data_dir: DataDirOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Show every instance with its address, process state and registry status."""
+    from reelcloud.launcher.control import ControlClient
+
+    result = asyncio.run(ControlClient(_datadir(data_dir)).status())
+    if as_json:
+        sys.stdout.write(json.dumps(result, indent=2) + "\n")
+    else:
+        _print_status(result)
+
+
+@app.command()
+def scale(
+    service: str,
+    instances: Annotated[int, typer.Argument(min=0, max=64)],
+    data_dir: DataDirOption = None,
+) -> None:
+    """Change the number of instances of SERVICE on a running platform."""
+    from reelcloud.launcher.control import ControlClient
+
+    result = asyncio.run(ControlClient(_datadir(data_dir)).scale(service, instances))
+    console.print(f"{result['service']}: {len(result['instances'])} instances")
+
+
+@app.command()
+def run(service: str) -> None:
+    """Run one service instance in this process (the launcher does this for you)."""
+    from reelcloud.platform.logging import configure_logging
+    from reelcloud.platform.server import run_service
+
+    settings = _settings(service=service)
+    configure_logging(
+        service=service,
+        instance_id=settings.instance_id,
+        level=settings.log_level,
+        fmt=settings.log_format,
+    )
+    run_service(settings)
+
+
+@config_app.command("show")
+def config_show(topology: TopologyOption = None, data_dir: DataDirOption = None) -> None:
+    """Print the effective settings, secrets masked."""
+    sys.stdout.write(
+        json.dumps(_settings(data_dir, topology).masked(), indent=2, default=str) + "\n"
+    )
+
+
+def main() -> None:
+    try:
+        app()
+    except ReelcloudError as exc:
+        err.print(f"[red]error:[/] {exc.message}", highlight=False)
+        raise SystemExit(1) from None
+    except KeyboardInterrupt:
+        raise SystemExit(130) from None

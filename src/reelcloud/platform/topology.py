@@ -1,0 +1,154 @@
+"""The world as one YAML file: regions, zones, registry peers, engines and service instances.
+
+The launcher, the discovery client and (later) steering and fill all read the same file. A
+default ships in the package (`reelcloud/topology/default.yaml`); `--topology FILE` or
+`REELCLOUD_TOPOLOGY_FILE` names another.
+"""
+
+from __future__ import annotations
+
+import re
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from reelcloud.platform.errors import ConfigurationError
+
+SERVICE_NAME = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class RegistryPeer(_Model):
+    host: str = "127.0.0.1"
+    port: int = Field(ge=0, le=65535)
+    zone: str
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}/eureka/"
+
+
+class RegistryConfig(_Model):
+    """Eureka's server and client timings. Defaults are Eureka's own (LeaseInfo,
+    DefaultEurekaServerConfig, DefaultEurekaClientConfig); tests shrink them to seconds."""
+
+    peers: list[RegistryPeer] = Field(min_length=1)
+    lease_renewal_interval_s: float = Field(default=30.0, gt=0)
+    lease_duration_s: float = Field(default=90.0, gt=0)
+    eviction_interval_s: float = Field(default=60.0, gt=0)
+    self_preservation: bool = True
+    renewal_percent_threshold: float = Field(default=0.85, gt=0, le=1)
+    # Eureka measures renewals per minute; the window is configurable so tests run in seconds.
+    renewal_window_s: float = Field(default=60.0, gt=0)
+    renewal_threshold_update_interval_s: float = Field(default=900.0, gt=0)
+    delta_retention_s: float = Field(default=180.0, gt=0)
+    delta_cleanup_interval_s: float = Field(default=30.0, gt=0)
+    # Eureka serves full fetches from a read-only cache refreshed every 30 s; 0 serves the
+    # read-write cache directly (invalidated on every change), which is what one machine wants.
+    response_cache_update_interval_s: float = Field(default=0.0, ge=0)
+    response_cache_expiry_s: float = Field(default=180.0, gt=0)
+    # Eureka refuses reads for 5 min when its start-up sync found nothing; 0 turns that off.
+    wait_when_sync_empty_s: float = Field(default=0.0, ge=0)
+    peer_sync_retries: int = Field(default=5, ge=0)
+    peer_sync_retry_wait_s: float = Field(default=30.0, ge=0)
+    registry_fetch_interval_s: float = Field(default=30.0, gt=0)
+    connect_timeout_s: float = Field(default=5.0, gt=0)
+    read_timeout_s: float = Field(default=8.0, gt=0)
+
+    @model_validator(mode="after")
+    def _check(self) -> RegistryConfig:
+        if self.lease_duration_s <= self.lease_renewal_interval_s:
+            raise ValueError("lease_duration_s must be longer than lease_renewal_interval_s")
+        return self
+
+
+class EngineConfig(_Model):
+    enabled: bool = True
+
+
+class EnginesConfig(_Model):
+    postgres: EngineConfig = EngineConfig()
+    nats: EngineConfig = EngineConfig()
+
+
+class ServiceConfig(_Model):
+    """One service of the platform and how many instances of it run here."""
+
+    name: str
+    entrypoint: str  # "package.module:function" returning the service's aiohttp app
+    instances: int = Field(default=1, ge=0, le=64)
+    layer: int = Field(default=1, ge=1)  # started after every lower layer is ready
+    port: int = Field(default=0, ge=0, le=65535)  # 0: any free port, found via the registry
+    host: str = "127.0.0.1"
+
+    @model_validator(mode="after")
+    def _check(self) -> ServiceConfig:
+        if not SERVICE_NAME.match(self.name):
+            raise ValueError(f"service name {self.name!r} must be lower-case letters, digits, '-'")
+        if ":" not in self.entrypoint:
+            raise ValueError(f"entrypoint {self.entrypoint!r} must look like 'module:function'")
+        if self.name == "registry":
+            raise ValueError("'registry' is reserved: registry peers are set under 'registry:'")
+        return self
+
+
+class Topology(_Model):
+    name: str = "local"
+    region: str = "local-1"
+    zones: list[str] = Field(min_length=1)
+    registry: RegistryConfig
+    engines: EnginesConfig = EnginesConfig()
+    services: list[ServiceConfig] = []
+
+    @model_validator(mode="after")
+    def _check(self) -> Topology:
+        names = [s.name for s in self.services]
+        dupes = {n for n in names if names.count(n) > 1}
+        if dupes:
+            raise ValueError(f"services listed twice: {sorted(dupes)}")
+        for peer in self.registry.peers:
+            if peer.zone not in self.zones:
+                raise ValueError(f"registry peer zone {peer.zone!r} is not one of {self.zones}")
+        return self
+
+    def service(self, name: str) -> ServiceConfig:
+        for service in self.services:
+            if service.name == name:
+                return service
+        raise ConfigurationError(f"service {name!r} is not in topology {self.name!r}")
+
+    def zone_for(self, index: int) -> str:
+        """Spread instances over zones the way an autoscaling group spreads over AZs."""
+        return self.zones[index % len(self.zones)]
+
+    @property
+    def registry_urls(self) -> list[str]:
+        return [peer.url for peer in self.registry.peers]
+
+
+def default_topology_path() -> Path:
+    return Path(str(resources.files("reelcloud") / "topology" / "default.yaml"))
+
+
+def load_topology(path: Path | None = None) -> Topology:
+    path = path or default_topology_path()
+    try:
+        raw: Any = yaml.safe_load(path.read_text())
+    except OSError as exc:
+        raise ConfigurationError(f"cannot read topology {path}: {exc.strerror}") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigurationError(f"topology {path} is not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise ConfigurationError(f"topology {path} must be a YAML mapping")
+    try:
+        return Topology.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "(top)"
+        raise ConfigurationError(f"topology {path}: {where}: {first['msg']}") from exc
