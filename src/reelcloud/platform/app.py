@@ -121,15 +121,23 @@ async def _healthz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
 
 
-async def _readyz(request: web.Request) -> web.Response:
-    state = request.app[STATE]
+async def readiness(app: web.Application) -> str | None:
+    """None when the process is ready for traffic, else why not."""
+    state = app[STATE]
     if state.draining:
-        return error_response(503, "draining", "shutting down")
+        return "draining"
     if not state.ready:
-        return error_response(503, "starting", "not ready yet")
+        return "starting"
     for check in state.readiness_checks:
         if not await check():
-            return error_response(503, "not_ready", f"readiness check {check.__name__} failed")
+            return f"waiting for {check.__name__}"
+    return None
+
+
+async def _readyz(request: web.Request) -> web.Response:
+    reason = await readiness(request.app)
+    if reason is not None:
+        return error_response(503, "not_ready", reason)
     return web.json_response({"status": "ready"})
 
 

@@ -193,7 +193,9 @@ async def _read_instance(request: web.Request) -> InstanceInfo:
     if not body.strip():
         raise BadRequestError("empty body: expected an instance in JSON or XML")
     content_type = request.headers.get("Content-Type", "")
-    if "xml" in content_type or (not content_type and body.lstrip()[:1] == b"<"):
+    if "json" in content_type:
+        return json_codec.decode_instance(body)
+    if "xml" in content_type or body.lstrip()[:1] == b"<":
         return xml_codec.decode_instance(body)
     return json_codec.decode_instance(body)
 

@@ -255,6 +255,8 @@ async def sync_from_peers(
     Unlike Eureka, a peer that answers with an empty registry ends the retries: on one machine
     both peers start together and neither has anything yet.
     """
+    if not peer_urls:
+        return 0
     timeout = aiohttp.ClientTimeout(sock_connect=connect_timeout_s, sock_read=read_timeout_s)
     async with aiohttp.ClientSession(timeout=timeout) as session:
         for attempt in range(retries + 1):

@@ -133,13 +133,19 @@ class DiscoveryClient:
                 await self.fetch_full()
             self._tasks.append(asyncio.create_task(self._refresh_loop()))
 
-    async def aclose(self, *, cancel_timeout_s: float = 1.0) -> None:
-        """Stop the loops and take this instance out of the registry."""
+    async def aclose(self, *, cancel_timeout_s: float = 1.0, deregister: bool = True) -> None:
+        """Stop the loops and take this instance out of the registry (unless `deregister` is
+        false: then the instance just stops renewing, as if its process had died)."""
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
-        if self.instance is not None and self.registered and self._session is not None:
+        if (
+            deregister
+            and self.instance is not None
+            and self.registered
+            and self._session is not None
+        ):
             try:
                 async with asyncio.timeout(cancel_timeout_s):
                     await self._request(

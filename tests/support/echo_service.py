@@ -1,0 +1,50 @@
+"""A small service used to exercise the platform machinery (launcher, app factory, shutdown)
+before the real services exist. Tests run it through the launcher as `echo`."""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiohttp import web
+
+from reelcloud.platform.app import create_service_app
+from reelcloud.platform.errors import NotFoundError
+from reelcloud.platform.logging import request_id_var
+from reelcloud.platform.settings import Settings
+
+SETTINGS = web.AppKey("settings", Settings)
+
+
+async def echo(request: web.Request) -> web.Response:
+    body = await request.read()
+    return web.json_response(
+        {
+            "bytes": len(body),
+            "request_id": request_id_var.get(),
+            "instance_id": request.app[SETTINGS].instance_id,
+            "database_url_set": request.app[SETTINGS].database_url is not None,
+        }
+    )
+
+
+async def slow(request: web.Request) -> web.Response:
+    await asyncio.sleep(float(request.query.get("s", "1")))
+    return web.json_response({"slept_s": float(request.query.get("s", "1"))})
+
+
+async def missing(request: web.Request) -> web.Response:
+    raise NotFoundError("there is no such thing")
+
+
+async def boom(request: web.Request) -> web.Response:
+    raise RuntimeError("a bug with a secret stack trace")
+
+
+def create_app(settings: Settings) -> web.Application:
+    app = create_service_app(settings)
+    app[SETTINGS] = settings
+    app.router.add_post("/echo", echo)
+    app.router.add_get("/slow", slow)
+    app.router.add_get("/missing", missing)
+    app.router.add_get("/boom", boom)
+    return app

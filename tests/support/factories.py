@@ -1,0 +1,98 @@
+"""Builders for test data: registry configs, topologies and instances."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from reelcloud.platform.eureka import DataCenterInfo, InstanceInfo, InstanceStatus, LeaseInfo
+from reelcloud.platform.topology import RegistryConfig, RegistryPeer, Topology
+
+FAST_REGISTRY: dict[str, Any] = {
+    "lease_renewal_interval_s": 1,
+    "lease_duration_s": 3,
+    "eviction_interval_s": 0.5,
+    "renewal_window_s": 2,
+    "renewal_threshold_update_interval_s": 5,
+    "delta_cleanup_interval_s": 1,
+    "peer_sync_retries": 2,
+    "peer_sync_retry_wait_s": 0.3,
+    "registry_fetch_interval_s": 0.5,
+    "connect_timeout_s": 1,
+    "read_timeout_s": 2,
+}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def registry_config(**overrides: Any) -> RegistryConfig:
+    values: dict[str, Any] = {
+        "peers": [RegistryPeer(port=8761, zone="z1")],
+        "lease_renewal_interval_s": 30,
+        "lease_duration_s": 90,
+        "renewal_window_s": 60,
+    }
+    values.update(overrides)
+    return RegistryConfig(**values)
+
+
+def instance(
+    app: str = "CATALOG",
+    number: int = 1,
+    *,
+    status: InstanceStatus = InstanceStatus.UP,
+    zone: str = "z1",
+    dirty: int = 1000,
+    port: int | None = None,
+) -> InstanceInfo:
+    return InstanceInfo(
+        instance_id=f"host:{app.lower()}:{number}",
+        app=app,
+        host_name="127.0.0.1",
+        ip_addr="127.0.0.1",
+        status=status,
+        port=port or 9000 + number,
+        vip_address=app.lower(),
+        secure_vip_address=app.lower(),
+        data_center_info=DataCenterInfo(),
+        lease_info=LeaseInfo(renewal_interval_s=30, duration_s=90),
+        metadata={"zone": zone},
+        last_dirty_ts=dirty,
+    )
+
+
+def topology_dict(
+    peer_ports: list[int], services: list[dict[str, Any]] | None = None, **registry: Any
+) -> dict[str, Any]:
+    zones = ["z1", "z2"]
+    return {
+        "name": "test",
+        "region": "test-1",
+        "zones": zones,
+        "registry": {
+            "peers": [
+                {"host": "127.0.0.1", "port": port, "zone": zones[i % 2]}
+                for i, port in enumerate(peer_ports)
+            ],
+            **FAST_REGISTRY,
+            **registry,
+        },
+        "engines": {"postgres": {"enabled": False}, "nats": {"enabled": False}},
+        "services": services or [],
+    }
+
+
+def topology(peer_ports: list[int], **registry: Any) -> Topology:
+    return Topology.model_validate(topology_dict(peer_ports, **registry))
+
+
+def write_topology(path: Path, doc: dict[str, Any]) -> Path:
+    path.write_text(yaml.safe_dump(doc))
+    return path

@@ -1,0 +1,28 @@
+from collections import Counter
+
+from reelcloud.platform.discovery import ZoneAwareRoundRobin
+from reelcloud.platform.discovery.client import order_by_zone
+from tests.support.factories import instance
+
+
+def test_round_robin_over_same_zone_instances():
+    balancer = ZoneAwareRoundRobin("z1")
+    pool = [instance("A", 1, zone="z1"), instance("A", 2, zone="z1"), instance("A", 3, zone="z2")]
+    picks = Counter(balancer.choose("A", pool).instance_id for _ in range(100))
+    assert picks == {"host:a:1": 50, "host:a:2": 50}
+
+
+def test_other_zones_are_used_when_ours_has_none():
+    balancer = ZoneAwareRoundRobin("z3")
+    pool = [instance("A", 1, zone="z1"), instance("A", 2, zone="z2")]
+    picks = Counter(balancer.choose("A", pool).instance_id for _ in range(10))
+    assert picks == {"host:a:1": 5, "host:a:2": 5}
+
+
+def test_nothing_to_choose_from():
+    assert ZoneAwareRoundRobin("z1").choose("A", []) is None
+
+
+def test_registry_urls_of_our_zone_come_first():
+    peers = [("http://a/", "z1"), ("http://b/", "z2"), ("http://c/", "z2")]
+    assert order_by_zone(peers, "z2") == ["http://b/", "http://c/", "http://a/"]
