@@ -169,7 +169,7 @@ def main() -> None:
     try:
         app()
     except ReelcloudError as exc:
-        err.print(f"[red]error:[/] {exc.message}", highlight=False)
+        err.print(f"[red]error:[/] {exc.message}", highlight=False, soft_wrap=True)
         raise SystemExit(1) from None
     except KeyboardInterrupt:
         raise SystemExit(130) from None

@@ -1,7 +1,6 @@
 import aiohttp
 import pytest
 import pytest_asyncio
-
 from tests.support.factories import free_port, topology
 from tests.support.servers import registry_peers
 

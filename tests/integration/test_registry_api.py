@@ -5,9 +5,9 @@ import io
 
 import orjson
 import pytest
+from tests.support.factories import instance
 
 from reelcloud.platform.eureka import InstanceStatus, json_codec, xml_codec
-from tests.support.factories import instance
 
 pytestmark = pytest.mark.asyncio
 
@@ -135,7 +135,14 @@ BAD_REQUESTS = [
     ("PUT", "/eureka/apps/NOPE/nobody/status?value=UP", None, {}, 404, "not registered"),
     ("PUT", "/eureka/apps/NOPE/nobody/status?value=SIDEWAYS", None, {}, 400, "value must be"),
     ("PUT", "/eureka/apps/NOPE/nobody?lastDirtyTimestamp=yesterday", None, {}, 400, "milliseconds"),
-    ("POST", "/eureka/peerreplication/batch", b'{"replicationList": 3}', JSON, 400, "replicationList"),
+    (
+        "POST",
+        "/eureka/peerreplication/batch",
+        b'{"replicationList": 3}',
+        JSON,
+        400,
+        "replicationList",
+    ),
     ("PATCH", "/eureka/apps", None, {}, 405, "Not Allowed"),
 ]
 

@@ -1,8 +1,9 @@
 from collections import Counter
 
+from tests.support.factories import instance
+
 from reelcloud.platform.discovery import ZoneAwareRoundRobin
 from reelcloud.platform.discovery.client import order_by_zone
-from tests.support.factories import instance
 
 
 def test_round_robin_over_same_zone_instances():

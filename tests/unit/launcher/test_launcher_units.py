@@ -1,11 +1,12 @@
 from pathlib import Path
 
+from tests.support.factories import topology_dict
+
 from reelcloud.launcher.datadir import DataDir
 from reelcloud.launcher.plan import registry_instances, service_instance, service_instances
 from reelcloud.launcher.process import backoff_s
 from reelcloud.platform.settings import load_settings
 from reelcloud.platform.topology import Topology
-from tests.support.factories import topology_dict
 
 
 def test_backoff_doubles_up_to_a_cap():

@@ -1,9 +1,9 @@
 import pytest
+from tests.support.factories import topology_dict, write_topology
 
 from reelcloud.platform.errors import ConfigurationError
 from reelcloud.platform.settings import load_settings
 from reelcloud.platform.topology import load_topology
-from tests.support.factories import topology_dict, write_topology
 
 
 def test_the_packaged_topology_loads_with_eureka_defaults():

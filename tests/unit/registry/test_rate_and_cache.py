@@ -1,10 +1,11 @@
 import random
 
+from tests.support.factories import instance, registry_config
+
 from reelcloud.platform.eureka import json_codec
 from reelcloud.registry.rate import MeasuredRate
 from reelcloud.registry.response_cache import Format, Key, ResponseCache
 from reelcloud.registry.service import InstanceRegistry
-from tests.support.factories import instance, registry_config
 
 
 def test_measured_rate_reports_the_last_complete_window(clock):
@@ -44,7 +45,7 @@ def test_full_fetch_is_built_once_until_the_registry_changes(clock):
 
 
 def test_cache_entries_expire(clock):
-    registry, cache = _cache(clock)
+    _registry, cache = _cache(clock)
     key = Key("apps", Format.XML, False)
     cache.get(key)
     clock.advance(181)

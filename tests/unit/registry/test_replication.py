@@ -1,10 +1,10 @@
 import pytest
+from tests.support.factories import instance
 
 from reelcloud.platform.errors import BadRequestError
 from reelcloud.platform.eureka import InstanceStatus
 from reelcloud.registry.models import ReplicationAction, ReplicationTask
 from reelcloud.registry.replication import PeerReplicator, task_from_dict, task_to_dict
-from tests.support.factories import instance
 
 
 def task(action, number=1, **kwargs):

@@ -1,12 +1,12 @@
 import random
 
 import pytest
+from tests.support.factories import instance, registry_config
 
 from reelcloud.platform.errors import NotFoundError
 from reelcloud.platform.eureka import ActionType, InstanceStatus
 from reelcloud.registry.models import NewerInstanceConflict, ReplicationAction
 from reelcloud.registry.service import InstanceRegistry
-from tests.support.factories import instance, registry_config
 
 
 def make(clock, **overrides):

@@ -3,11 +3,17 @@ import gzip
 import orjson
 import pytest
 from py_eureka_client import eureka_basic
+from tests.support.factories import instance
 
 from reelcloud.platform.errors import BadRequestError
-from reelcloud.platform.eureka import ActionType, Applications, InstanceStatus, json_codec, xml_codec
+from reelcloud.platform.eureka import (
+    ActionType,
+    Applications,
+    InstanceStatus,
+    json_codec,
+    xml_codec,
+)
 from reelcloud.platform.eureka.model import reconcile_hashcode
-from tests.support.factories import instance
 
 
 def _sample() -> Applications:
@@ -85,10 +91,19 @@ def test_empty_metadata_is_written_as_java_empty_map():
     [
         (b"{not json", "malformed JSON"),
         (b"[]", '"instance" object'),
-        (b'{"instance": {"hostName": "h", "app": "A", "dataCenterInfo": {"name": "x"}}}', "ip address"),
-        (b'{"instance": {"hostName": "h", "ipAddr": "1", "dataCenterInfo": {"name": "x"}}}', "appName"),
+        (
+            b'{"instance": {"hostName": "h", "app": "A", "dataCenterInfo": {"name": "x"}}}',
+            "ip address",
+        ),
+        (
+            b'{"instance": {"hostName": "h", "ipAddr": "1", "dataCenterInfo": {"name": "x"}}}',
+            "appName",
+        ),
         (b'{"instance": {"hostName": "h", "ipAddr": "1", "app": "A"}}', "Missing dataCenterInfo"),
-        (b'{"instance": {"hostName": "h", "ipAddr": "1", "app": "A", "dataCenterInfo": {}}}', "Name"),
+        (
+            b'{"instance": {"hostName": "h", "ipAddr": "1", "app": "A", "dataCenterInfo": {}}}',
+            "Name",
+        ),
         (
             b'{"instance": {"hostName": "h", "ipAddr": "1", "app": "A", "dataCenterInfo": {"name": "x"},'
             b' "port": {"$": "eighty"}}}',
@@ -116,7 +131,10 @@ def test_bad_json_instances_are_rejected_with_a_clear_message(body, message):
     [
         (b"<instance><hostName>h</hostName>", "malformed XML"),
         (b"<application/>", "root must be <instance>"),
-        (b"<instance><hostName>h</hostName><ipAddr>1</ipAddr><app>A</app></instance>", "dataCenterInfo"),
+        (
+            b"<instance><hostName>h</hostName><ipAddr>1</ipAddr><app>A</app></instance>",
+            "dataCenterInfo",
+        ),
         (
             b'<!DOCTYPE x [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">'
             b'<!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;"><!ENTITY d "&c;&c;&c;&c;&c;&c;&c;&c;&c;">]>'

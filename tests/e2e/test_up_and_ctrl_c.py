@@ -1,0 +1,74 @@
+"""`reelcloud up` in the foreground, as `make up` runs it: up with the shipped topology's
+settings and embedded engines, every instance UP, and Ctrl-C leaves no process behind."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import yaml
+from tests.support.cli import ROOT, cli_env, reelcloud, wait_gone, wait_status
+from tests.support.factories import free_port
+
+from reelcloud.platform.topology import default_topology_path
+
+
+def test_up_then_ctrl_c_leaves_nothing_behind(tmp_path):
+    doc = yaml.safe_load(default_topology_path().read_text())
+    for peer in doc["registry"]["peers"]:  # the shipped topology, on ports free right now
+        peer["port"] = free_port()
+    topology = tmp_path / "topology.yaml"
+    topology.write_text(yaml.safe_dump(doc))
+    data_dir = tmp_path / "data"
+
+    started = time.monotonic()
+    with subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "reelcloud",
+            "up",
+            "--topology",
+            str(topology),
+            "--data-dir",
+            str(data_dir),
+        ],
+        env=cli_env(),
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,  # its own process group, as a terminal's foreground job is
+    ) as launcher:
+        try:
+            assert launcher.stdout is not None
+            output = []
+            for line in launcher.stdout:
+                output.append(line)
+                if "platform up in" in line:
+                    break
+            assert any("platform up in" in line for line in output), "".join(output)
+            up_after = time.monotonic() - started
+            assert up_after < 30, f"took {up_after:.1f} s"
+
+            current = wait_status(
+                data_dir, lambda s: all(i["status"] == "UP" for i in s["instances"]), timeout_s=15
+            )
+            assert len(current["instances"]) == 2
+            assert {e["name"] for e in current["engines"]} == {"postgres", "nats"}
+            pids = [i["pid"] for i in current["instances"]] + [e["pid"] for e in current["engines"]]
+
+            os.killpg(launcher.pid, signal.SIGINT)  # what Ctrl-C does to the foreground job
+            assert launcher.wait(timeout=30) == 0
+        finally:
+            if launcher.poll() is None:
+                launcher.kill()
+    for pid in pids:
+        assert not os.path.exists(f"/proc/{pid}"), f"pid {pid} survived"
+    assert wait_gone(str(data_dir), timeout_s=5) == []
+    assert not (data_dir / "launcher.json").exists()
+    # status now says plainly that nothing runs there.
+    after = reelcloud("status", "--data-dir", str(data_dir))
+    assert after.returncode == 1
+    assert "no platform is running" in after.stderr

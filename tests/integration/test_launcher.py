@@ -1,0 +1,157 @@
+"""The launcher with real embedded PostgreSQL and NATS, and real service processes."""
+
+import asyncio
+import os
+import signal
+
+import asyncpg
+import nats
+import pytest
+from tests.support.cli import ECHO_SERVICE, reelcloud, status, wait_gone, wait_status
+from tests.support.factories import free_port, topology_dict, write_topology
+
+
+def all_up(current):
+    return current["phase"] == "running" and all(
+        i["status"] == "UP" and i["process"] == "running" for i in current["instances"]
+    )
+
+
+@pytest.fixture
+def platform_dir(tmp_path):
+    """A platform with both engines, two registry peers and two echo instances, detached."""
+    doc = topology_dict([free_port(), free_port()], services=[{**ECHO_SERVICE, "instances": 2}])
+    doc["engines"] = {"postgres": {"enabled": True}, "nats": {"enabled": True}}
+    topology = write_topology(tmp_path / "topology.yaml", doc)
+    data_dir = tmp_path / "data"
+    result = reelcloud("up", "--detach", "--topology", str(topology), "--data-dir", str(data_dir))
+    assert result.returncode == 0, result.stdout + result.stderr
+    yield data_dir
+    reelcloud("down", "--data-dir", str(data_dir))
+    assert wait_gone(str(data_dir)) == []
+
+
+async def use_postgres(url):
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute("CREATE TABLE IF NOT EXISTS probe (n int)")
+        await conn.execute("INSERT INTO probe VALUES (42)")
+        return await conn.fetchval("SELECT sum(n) FROM probe")
+    finally:
+        await conn.close()
+
+
+async def use_jetstream(url):
+    client = await nats.connect(url)
+    try:
+        js = client.jetstream()
+        await js.add_stream(name="PROBE", subjects=["probe.>"])
+        ack = await js.publish("probe.one", b"hello")
+        sub = await js.pull_subscribe("probe.>", durable="probe")
+        (message,) = await sub.fetch(1, timeout=5)
+        await message.ack()
+        return ack.seq, message.data
+    finally:
+        await client.close()
+
+
+def test_platform_runs_supervises_and_scales(platform_dir):
+    current = wait_status(platform_dir, all_up)
+    services = sorted(i["service"] for i in current["instances"])
+    assert services == ["echo", "echo", "registry", "registry"]
+    assert {e["name"] for e in current["engines"]} == {"postgres", "nats"}
+    assert all(peer["reachable"] for peer in current["registry"]["peers"])
+    engines = {e["name"]: e["url"] for e in current["engines"]}
+
+    # The engines are real.
+    assert asyncio.run(use_postgres(engines["postgres"])) == 42
+    assert asyncio.run(use_jetstream(engines["nats"])) == (1, b"hello")
+
+    # kill -9 an instance: the launcher restarts it and it registers again.
+    victim = next(i for i in current["instances"] if i["service"] == "echo")
+    os.kill(victim["pid"], signal.SIGKILL)
+    revived = wait_status(
+        platform_dir,
+        lambda s: any(
+            i["id"] == victim["id"]
+            and i["restarts"] == 1
+            and i["pid"] not in (None, victim["pid"])
+            and i["status"] == "UP"
+            for i in s["instances"]
+        ),
+    )
+    assert all_up(revived)
+
+    # Scale out and back in, live.
+    assert reelcloud("scale", "echo", "3", "--data-dir", str(platform_dir)).returncode == 0
+    scaled = wait_status(platform_dir, all_up)
+    assert sum(i["service"] == "echo" for i in scaled["instances"]) == 3
+    assert reelcloud("scale", "echo", "1", "--data-dir", str(platform_dir)).returncode == 0
+    shrunk = status(platform_dir)
+    echoes = [i for i in shrunk["instances"] if i["service"] == "echo"]
+    assert [i["id"].rsplit(":", 1)[1] for i in echoes] == ["1"]
+
+
+def test_cli_refuses_bad_requests_with_one_line(platform_dir, tmp_path):
+    cases = [
+        (("scale", "nope", "2", "--data-dir", str(platform_dir)), "not in the topology"),
+        (("scale", "registry", "3", "--data-dir", str(platform_dir)), "fixed by the topology"),
+        (("scale", "echo", "-1", "--data-dir", str(platform_dir)), "-1"),
+        (("up", "--data-dir", str(platform_dir)), "already running"),
+        (("status", "--data-dir", str(tmp_path / "elsewhere")), "no platform is running"),
+        (("down", "--data-dir", str(tmp_path / "elsewhere")), "no platform is running"),
+    ]
+    for args, message in cases:
+        result = reelcloud(*args)
+        assert result.returncode != 0, args
+        assert message in result.stderr, (args, result.stderr)
+    # And the platform is still fine.
+    assert all_up(status(platform_dir))
+
+
+def test_bad_topology_is_one_line(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("zones: []\nregistry: {peers: []}\n")
+    result = reelcloud("up", "--topology", str(bad), "--data-dir", str(tmp_path / "d"))
+    assert result.returncode == 1
+    assert result.stderr.strip().startswith("error:")
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in result.stderr
+
+
+def test_external_engines_are_used_instead_of_embedded(tmp_path):
+    doc = topology_dict([free_port()], services=[ECHO_SERVICE])
+    doc["engines"] = {"postgres": {"enabled": True}, "nats": {"enabled": True}}
+    topology = write_topology(tmp_path / "topology.yaml", doc)
+    data_dir = tmp_path / "data"
+    env = {
+        "REELCLOUD_DATABASE_URL": "postgresql://app@127.0.0.1:1/elsewhere",
+        "REELCLOUD_NATS_URL": "nats://127.0.0.1:2",
+    }
+    from tests.support.cli import cli_env
+
+    result = reelcloud(
+        "up", "--detach", "--topology", str(topology), "--data-dir", str(data_dir),
+        env=cli_env(**env),
+    )  # fmt: skip
+    try:
+        assert result.returncode == 0, result.stderr
+        current = wait_status(data_dir, all_up)
+        assert current["engines"] == []
+        assert not (data_dir / "engines" / "postgres").exists()
+    finally:
+        reelcloud("down", "--data-dir", str(data_dir))
+    assert wait_gone(str(data_dir)) == []
+
+
+def test_nothing_is_left_behind_when_the_launcher_is_killed(tmp_path):
+    doc = topology_dict([free_port()], services=[ECHO_SERVICE])
+    doc["engines"] = {"postgres": {"enabled": True}, "nats": {"enabled": False}}
+    topology = write_topology(tmp_path / "topology.yaml", doc)
+    data_dir = tmp_path / "data"
+    result = reelcloud("up", "--detach", "--topology", str(topology), "--data-dir", str(data_dir))
+    assert result.returncode == 0, result.stderr
+    current = wait_status(data_dir, all_up)
+    os.kill(current["launcher_pid"], signal.SIGKILL)
+    # The kernel signals every child when its parent dies (PR_SET_PDEATHSIG).
+    assert wait_gone(str(data_dir)) == []
