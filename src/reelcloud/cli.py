@@ -52,7 +52,17 @@ def _datadir(data_dir: Path | None) -> Any:
 
 def _print_status(status: dict[str, Any]) -> None:
     table = Table(title=f"reelcloud · {status['topology']} · {status['phase']}")
-    for column in ("service", "instance", "address", "zone", "registry", "process", "restarts"):
+    columns = (
+        "service",
+        "instance",
+        "address",
+        "zone",
+        "registry",
+        "health",
+        "process",
+        "restarts",
+    )
+    for column in columns:
         table.add_column(column)
     colours = {"UP": "green", "MISSING": "red", "DOWN": "red", "OUT_OF_SERVICE": "yellow"}
     for i in status["instances"]:
@@ -63,11 +73,12 @@ def _print_status(status: dict[str, Any]) -> None:
             i["address"] or "-",
             i["zone"],
             f"[{colour}]{i['status']}[/]",
+            i["health"],
             i["process"],
             str(i["restarts"]),
         )
     for e in status.get("engines", []):
-        table.add_row(e["name"], "-", e["url"], "-", "-", e["process"], str(e["restarts"]))
+        table.add_row(e["name"], "-", e["url"], "-", "-", "-", e["process"], str(e["restarts"]))
     console.print(table)
     for peer in status.get("registry", {}).get("peers", []):
         if not peer.get("reachable"):

@@ -3,6 +3,7 @@
 import asyncio
 import os
 import signal
+import time
 
 import asyncpg
 import nats
@@ -61,6 +62,11 @@ def test_platform_runs_supervises_and_scales(platform_dir):
     assert services == ["echo", "echo", "registry", "registry"]
     assert {e["name"] for e in current["engines"]} == {"postgres", "nats"}
     assert all(peer["reachable"] for peer in current["registry"]["peers"])
+    assert {i["health"] for i in current["instances"]} == {"ok"}
+    table = reelcloud("status", "--data-dir", str(platform_dir))
+    assert table.returncode == 0
+    assert table.stdout.count("UP") >= 4
+    assert "SELF-PRESERVATION" not in table.stdout
     engines = {e["name"]: e["url"] for e in current["engines"]}
 
     # The engines are real.
@@ -98,6 +104,7 @@ def test_cli_refuses_bad_requests_with_one_line(platform_dir, tmp_path):
         (("scale", "registry", "3", "--data-dir", str(platform_dir)), "fixed by the topology"),
         (("scale", "echo", "-1", "--data-dir", str(platform_dir)), "-1"),
         (("up", "--data-dir", str(platform_dir)), "already running"),
+        (("up", "--detach", "--data-dir", str(platform_dir)), "already running"),
         (("status", "--data-dir", str(tmp_path / "elsewhere")), "no platform is running"),
         (("down", "--data-dir", str(tmp_path / "elsewhere")), "no platform is running"),
     ]
@@ -154,4 +161,19 @@ def test_nothing_is_left_behind_when_the_launcher_is_killed(tmp_path):
     current = wait_status(data_dir, all_up)
     os.kill(current["launcher_pid"], signal.SIGKILL)
     # The kernel signals every child when its parent dies (PR_SET_PDEATHSIG).
+    assert wait_gone(str(data_dir)) == []
+
+
+def test_a_crash_looping_service_fails_up_quickly_with_its_log(tmp_path):
+    broken = {"name": "broken", "entrypoint": "tests.support.no_such_module:create_app"}
+    topology = write_topology(
+        tmp_path / "topology.yaml", topology_dict([free_port()], services=[broken])
+    )
+    data_dir = tmp_path / "data"
+    started = time.monotonic()
+    result = reelcloud("up", "--topology", str(topology), "--data-dir", str(data_dir))
+    assert result.returncode == 1
+    assert time.monotonic() - started < 20
+    assert "keeps exiting" in result.stderr
+    assert "cannot be loaded" in result.stderr  # the instance's own last words
     assert wait_gone(str(data_dir)) == []

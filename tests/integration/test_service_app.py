@@ -90,6 +90,7 @@ async def test_platform_endpoints_and_errors(platform, tmp_path, http):
                 in text
             )
             assert "reelcloud_http_request_duration_seconds_bucket" in text
+            assert "process_resident_memory_bytes" in text
         registry = peer.app[SERVER].registry
         assert registry.instance("ECHO", "host:echo:1").status.value == "UP"
     finally:

@@ -38,6 +38,8 @@ from reelcloud.platform.settings import Settings
 log = logging.getLogger(__name__)
 
 READY_TIMEOUT_S = 60.0
+# A process that dies this often while the launcher waits for it is broken, not slow.
+START_RESTART_LIMIT = 3
 Report = Callable[[str], None]
 
 
@@ -214,6 +216,11 @@ class Supervisor:
                 return
             if self.stop_requested.is_set():
                 raise LauncherError(f"stopped while waiting for {name}")
+            if process.restarts >= START_RESTART_LIMIT:
+                raise LauncherError(
+                    f"{name} keeps exiting (code {process.last_exit_code}, "
+                    f"{process.restarts} restarts); last log lines:\n{process.log_tail()}"
+                )
             await asyncio.sleep(0.1)
         raise LauncherError(
             f"{name} was not ready after {READY_TIMEOUT_S:.0f} s "
@@ -272,22 +279,33 @@ class Supervisor:
             peers.append(entry)
         return statuses, peers
 
+    async def _health(self, address: str) -> str:
+        if not address or self._http is None:
+            return "unknown"
+        try:
+            async with self._http.get(f"http://{address}/healthz") as response:
+                return "ok" if response.status == 200 else f"failing ({response.status})"
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            return f"failing ({type(exc).__name__})"
+
     async def status(self) -> dict[str, Any]:
         statuses, peers = await self._registry_view()
+        ordered = sorted(self.instances.values(), key=lambda i: (i.plan.layer, i.plan.instance_id))
+        addresses = [i.address(self.datadir) for i in ordered]
+        health = await asyncio.gather(*(self._health(a) for a in addresses))
         instances = [
             {
                 "service": i.plan.service,
                 "id": i.plan.instance_id,
-                "address": i.address(self.datadir),
+                "address": address,
                 "zone": i.plan.zone,
                 "status": statuses.get(i.plan.instance_id, "MISSING"),
+                "health": healthy,
                 "process": i.process.state.value,
                 "pid": i.process.pid,
                 "restarts": i.process.restarts,
             }
-            for i in sorted(
-                self.instances.values(), key=lambda i: (i.plan.layer, i.plan.instance_id)
-            )
+            for i, address, healthy in zip(ordered, addresses, health, strict=True)
         ]
         engines = [
             {

@@ -53,6 +53,14 @@ async def run_foreground(settings: Settings, report: Report) -> None:
 def start_detached(settings: Settings) -> dict[str, Any]:
     """Start `reelcloud up` in its own session, wait until it reports running, return status."""
     datadir = DataDir.at(settings.data_dir)
+    client = ControlClient(datadir, timeout_s=5.0)
+    # Without this check the new launcher's wait below could read the running one's status.
+    try:
+        asyncio.run(client.status())
+    except LauncherError:
+        pass  # nothing running there: go ahead
+    else:
+        raise LauncherError(f"a platform is already running with data dir {datadir.root}")
     datadir.ensure()
     argv = [sys.executable, "-m", "reelcloud", "up", "--data-dir", str(datadir.root)]
     if settings.topology_file is not None:
@@ -66,7 +74,6 @@ def start_detached(settings: Settings) -> dict[str, Any]:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-    client = ControlClient(datadir, timeout_s=5.0)
     deadline = time.monotonic() + DETACH_TIMEOUT_S
     while time.monotonic() < deadline:
         if proc.poll() is not None:

@@ -10,6 +10,7 @@ class MeasuredRate:
         self._clock = clock
         self._window_s = window_s
         self._window_start = clock.monotonic()
+        self._last_start = self._window_start
         self._current = 0
         self._last = 0
         self._complete_windows = 0
@@ -21,6 +22,7 @@ class MeasuredRate:
         self._last = self._current if elapsed == 1 else 0
         self._current = 0
         self._window_start += elapsed * self._window_s
+        self._last_start = self._window_start - self._window_s
         self._complete_windows += elapsed
 
     def increment(self) -> None:
@@ -32,6 +34,7 @@ class MeasuredRate:
         self._roll()
         return self._last
 
-    def has_complete_window(self) -> bool:
+    def has_complete_window(self, since: float = float("-inf")) -> bool:
+        """Whether a whole window has been measured (one that began at or after `since`)."""
         self._roll()
-        return self._complete_windows > 0
+        return self._complete_windows > 0 and self._last_start >= since

@@ -61,6 +61,7 @@ class InstanceRegistry:
         self.renewals_total = 0
         self.self_preservation_logged = False
         self._reads_allowed_after = 0.0
+        self._threshold_raised_at = clock.monotonic()
 
     # ---- writes -----------------------------------------------------------------------------
 
@@ -220,10 +221,13 @@ class InstanceRegistry:
 
     def in_self_preservation(self) -> bool:
         """True when renewals fell to or below the threshold, so nothing is being evicted.
-        Not reported before one full renewal window has been measured."""
+
+        Only reported once a whole window was measured after the threshold last rose: new
+        instances raise the threshold at once but renew for a full window only from the next,
+        so right after a start (or a scale-up) the count is low for no bad reason."""
         return (
             self._config.self_preservation
-            and self._renewals.has_complete_window()
+            and self._renewals.has_complete_window(since=self._threshold_raised_at)
             and self.renewal_threshold > 0
             and self._renewals.last_window() <= self.renewal_threshold
         )
@@ -413,9 +417,10 @@ class InstanceRegistry:
 
     def _update_threshold(self) -> None:
         per_window = self._config.renewal_window_s / self._config.lease_renewal_interval_s
-        self.renewal_threshold = int(
-            self.expected_clients * per_window * self._config.renewal_percent_threshold
-        )
+        threshold = int(self.expected_clients * per_window * self._config.renewal_percent_threshold)
+        if threshold > self.renewal_threshold:
+            self._threshold_raised_at = self._clock.monotonic()
+        self.renewal_threshold = threshold
 
     def _send(
         self,

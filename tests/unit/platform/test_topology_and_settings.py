@@ -69,3 +69,19 @@ def test_bad_environment_values_are_configuration_errors(monkeypatch):
     monkeypatch.setenv("REELCLOUD_PORT", "not-a-port")
     with pytest.raises(ConfigurationError, match="port"):
         load_settings()
+
+
+def test_config_show_prints_effective_settings_with_secrets_masked(monkeypatch, tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from reelcloud.cli import app
+
+    monkeypatch.setenv("REELCLOUD_DATABASE_URL", "postgresql://u:hunter2@h/db")
+    result = CliRunner().invoke(app, ["config", "show", "--data-dir", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    shown = json.loads(result.output)
+    assert shown["database_url"] == "**********"
+    assert shown["topology"]["registry"]["lease_duration_s"] == 90
+    assert "hunter2" not in result.output

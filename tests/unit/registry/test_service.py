@@ -249,3 +249,22 @@ def test_lookups_by_vip_and_id(clock):
         registry.instance_by_id("missing")
     with pytest.raises(NotFoundError):
         registry.application("MISSING")
+
+
+def test_self_preservation_is_not_reported_while_new_instances_settle(clock):
+    registry, _ = make(clock)
+    fleet = [instance("CATALOG", n) for n in range(10)]
+    clock.advance(50)
+    for i in fleet:  # registered late in a window: that window holds few of their renewals
+        registry.register(i)
+    clock.advance(10)
+    renew_all(registry, fleet)
+    clock.advance(1)
+    assert registry.renewal_threshold == 17
+    assert not registry.in_self_preservation()  # a low count, but not a measured one
+    assert not registry.lease_expiration_enabled()  # and no eviction on it either
+    for _ in range(2):
+        clock.advance(30)
+        renew_all(registry, fleet)
+    clock.advance(1)
+    assert registry.lease_expiration_enabled()
