@@ -1,10 +1,9 @@
 """The discovery client against a real registry: deltas, reconciliation, re-registration."""
 
 import pytest
-from tests.support.factories import free_port, topology
+from tests.support.factories import discovery_client, free_port, topology
 from tests.support.servers import registry_peers, wait_for
 
-from reelcloud.platform.discovery import DiscoveryClient, build_instance_info
 from reelcloud.platform.errors import NoInstancesError
 from reelcloud.platform.eureka import InstanceStatus
 from reelcloud.registry.api import SERVER
@@ -12,24 +11,8 @@ from reelcloud.registry.api import SERVER
 pytestmark = pytest.mark.asyncio
 
 
-def make(topo, service, number, *, fetch=False, zone="z1"):
-    return DiscoveryClient(
-        topo.registry_urls,
-        zone=zone,
-        instance=build_instance_info(
-            service=service,
-            instance_id=f"host:{service}:{number}",
-            host="127.0.0.1",
-            port=21000 + number,
-            zone=zone,
-            renewal_interval_s=1,
-            lease_duration_s=3,
-        ),
-        fetch_registry=fetch,
-        renewal_interval_s=1,
-        fetch_interval_s=0.3,
-        quarantine_s=60,
-    )
+def make(topo, service, number, *, fetch=False):
+    return discovery_client(topo.registry_urls, service, number, fetch=fetch)
 
 
 async def test_deltas_keep_the_copy_current(tmp_path):

@@ -6,9 +6,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from tests.support.factories import discovery_client
 from tests.support.servers import wait_for
 
-from reelcloud.platform.discovery import DiscoveryClient, build_instance_info
 from reelcloud.registry.api import SERVER
 
 pytestmark = pytest.mark.asyncio
@@ -17,21 +17,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 async def test_real_eureka_client_and_ours_see_each_other(registry):
     base = registry.url + "/eureka/"
-    ours = DiscoveryClient(
-        [base],
-        zone="z1",
-        instance=build_instance_info(
-            service="catalog",
-            instance_id="host:catalog:1",
-            host="127.0.0.1",
-            port=9556,
-            zone="z1",
-            renewal_interval_s=1,
-            lease_duration_s=3,
-        ),
-        renewal_interval_s=1,
-        fetch_interval_s=0.3,
-    )
+    ours = discovery_client([base], "catalog", 1, port=9556, fetch=True)
     await ours.start()
     theirs = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "tests.support.py_eureka_peer", base, "9555", "CATALOG",

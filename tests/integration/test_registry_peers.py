@@ -3,36 +3,17 @@
 import asyncio
 
 import pytest
-from tests.support.factories import free_port, topology
+from tests.support.factories import discovery_client, free_port, topology
 from tests.support.servers import RunningService, registry_peers, registry_settings, wait_for
 
-from reelcloud.platform.discovery import DiscoveryClient, build_instance_info
 from reelcloud.platform.eureka import InstanceStatus
 from reelcloud.registry.api import SERVER
 
 pytestmark = pytest.mark.asyncio
 
 
-def client(topo, service, number, *, fetch=False, zone="z1", port=None):
-    registry = topo.registry
-    return DiscoveryClient(
-        topo.registry_urls,
-        zone=zone,
-        instance=build_instance_info(
-            service=service,
-            instance_id=f"host:{service}:{number}",
-            host="127.0.0.1",
-            port=port or 20000 + number,
-            zone=zone,
-            renewal_interval_s=registry.lease_renewal_interval_s,
-            lease_duration_s=registry.lease_duration_s,
-        ),
-        fetch_registry=fetch,
-        renewal_interval_s=registry.lease_renewal_interval_s,
-        fetch_interval_s=registry.registry_fetch_interval_s,
-        connect_timeout_s=0.5,
-        read_timeout_s=1,
-    )
+def client(topo, service, number, *, fetch=False):
+    return discovery_client(topo.registry_urls, service, number, fetch=fetch)
 
 
 def holds(peer, app, instance_id):

@@ -8,6 +8,7 @@ from typing import Any
 
 import yaml
 
+from reelcloud.platform.discovery import DiscoveryClient, build_instance_info
 from reelcloud.platform.eureka import DataCenterInfo, InstanceInfo, InstanceStatus, LeaseInfo
 from reelcloud.platform.topology import RegistryConfig, RegistryPeer, Topology
 
@@ -96,3 +97,34 @@ def topology(peer_ports: list[int], **registry: Any) -> Topology:
 def write_topology(path: Path, doc: dict[str, Any]) -> Path:
     path.write_text(yaml.safe_dump(doc))
     return path
+
+
+def discovery_client(
+    registry_urls: list[str],
+    service: str,
+    number: int,
+    *,
+    fetch: bool = False,
+    zone: str = "z1",
+    port: int | None = None,
+) -> DiscoveryClient:
+    """A discovery client for instance `host:SERVICE:NUMBER`, with test timings."""
+    return DiscoveryClient(
+        registry_urls,
+        zone=zone,
+        instance=build_instance_info(
+            service=service,
+            instance_id=f"host:{service}:{number}",
+            host="127.0.0.1",
+            port=port or 20000 + number,
+            zone=zone,
+            renewal_interval_s=FAST_REGISTRY["lease_renewal_interval_s"],
+            lease_duration_s=FAST_REGISTRY["lease_duration_s"],
+        ),
+        fetch_registry=fetch,
+        renewal_interval_s=FAST_REGISTRY["lease_renewal_interval_s"],
+        fetch_interval_s=0.3,
+        connect_timeout_s=0.5,
+        read_timeout_s=1,
+        quarantine_s=60,
+    )
