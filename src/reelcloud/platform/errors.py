@@ -8,7 +8,12 @@
      │    ├── ConflictError         409: the server holds a newer copy
      │    └── PayloadTooLargeError  413: body over the limit
      ├── UnavailableError           503: a dependency or the process cannot serve now
-     │    └── NoInstancesError      discovery knows no usable instance of a service
+     │    ├── NoInstancesError      discovery knows no usable instance of a service
+     │    └── CommandError          a resilience command failed and had no working fallback
+     │         ├── CommandTimeoutError        the call took longer than its timeout
+     │         ├── ShortCircuitedError        the circuit breaker is open
+     │         ├── BulkheadRejectedError      the group's concurrency limit is reached
+     │         └── CommandFailedError         the call raised
      ├── EngineError                an embedded engine (PostgreSQL, NATS) failed
      └── LauncherError              the launcher cannot do what was asked
 
@@ -72,6 +77,30 @@ class UnavailableError(ReelcloudError):
 
 class NoInstancesError(UnavailableError):
     code = "no_instances"
+
+
+class CommandError(UnavailableError):
+    code = "dependency_failed"
+
+    def __init__(self, command: str, message: str) -> None:
+        super().__init__(f"{command}: {message}")
+        self.command = command
+
+
+class CommandTimeoutError(CommandError):
+    code = "dependency_timeout"
+
+
+class ShortCircuitedError(CommandError):
+    code = "dependency_short_circuited"
+
+
+class BulkheadRejectedError(CommandError):
+    code = "dependency_rejected"
+
+
+class CommandFailedError(CommandError):
+    code = "dependency_failed"
 
 
 class EngineError(ReelcloudError):
