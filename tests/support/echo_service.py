@@ -7,7 +7,7 @@ import asyncio
 
 from aiohttp import web
 
-from reelcloud.platform.app import create_service_app
+from reelcloud.platform.app import STATE, create_service_app
 from reelcloud.platform.errors import NotFoundError
 from reelcloud.platform.logging import request_id_var
 from reelcloud.platform.settings import Settings
@@ -32,6 +32,23 @@ async def slow(request: web.Request) -> web.Response:
     return web.json_response({"slept_s": float(request.query.get("s", "1"))})
 
 
+async def call(request: web.Request) -> web.Response:
+    """Calls a pretend dependency through a command; ?fail=1 makes it fail, ?ms= slow."""
+    fail = request.query.get("fail") == "1"
+    delay_s = float(request.query.get("ms", "0")) / 1000
+
+    async def dependency() -> str:
+        await asyncio.sleep(delay_s)
+        if fail:
+            raise ConnectionError("dependency down")
+        return "fresh"
+
+    result = await request.app[STATE].commands.execute(
+        "echo.dependency", dependency, group="dependency", fallbacks=[lambda: "fallback"]
+    )
+    return web.json_response({"result": result})
+
+
 async def missing(request: web.Request) -> web.Response:
     raise NotFoundError("there is no such thing")
 
@@ -45,6 +62,7 @@ def create_app(settings: Settings) -> web.Application:
     app[SETTINGS] = settings
     app.router.add_post("/echo", echo)
     app.router.add_get("/slow", slow)
+    app.router.add_get("/call", call)
     app.router.add_get("/missing", missing)
     app.router.add_get("/boom", boom)
     return app
