@@ -5,6 +5,7 @@ import os
 import signal
 import time
 
+import aiohttp
 import asyncpg
 import nats
 import pytest
@@ -22,7 +23,11 @@ def all_up(current):
 def platform_dir(tmp_path):
     """A platform with both engines, two registry peers and two echo instances, detached."""
     doc = topology_dict([free_port(), free_port()], services=[{**ECHO_SERVICE, "instances": 2}])
-    doc["engines"] = {"postgres": {"enabled": True}, "nats": {"enabled": True}}
+    doc["engines"] = {
+        "postgres": {"enabled": True},
+        "nats": {"enabled": True},
+        "memcached": {"enabled": True},
+    }
     topology = write_topology(tmp_path / "topology.yaml", doc)
     data_dir = tmp_path / "data"
     result = reelcloud("up", "--detach", "--topology", str(topology), "--data-dir", str(data_dir))
@@ -30,6 +35,11 @@ def platform_dir(tmp_path):
     yield data_dir
     reelcloud("down", "--data-dir", str(data_dir))
     assert wait_gone(str(data_dir)) == []
+
+
+async def post_echo(address):
+    async with aiohttp.ClientSession() as session, session.post(f"http://{address}/echo") as r:
+        return await r.json()
 
 
 async def use_postgres(url):
@@ -60,7 +70,12 @@ def test_platform_runs_supervises_and_scales(platform_dir):
     current = wait_status(platform_dir, all_up)
     services = sorted(i["service"] for i in current["instances"])
     assert services == ["echo", "echo", "registry", "registry"]
-    assert {e["name"] for e in current["engines"]} == {"postgres", "nats"}
+    assert {e["name"] for e in current["engines"]} == {
+        "postgres",
+        "nats",
+        "memcached-z1-1",
+        "memcached-z2-1",
+    }
     assert all(peer["reachable"] for peer in current["registry"]["peers"])
     assert {i["health"] for i in current["instances"]} == {"ok"}
     table = reelcloud("status", "--data-dir", str(platform_dir))
@@ -69,8 +84,12 @@ def test_platform_runs_supervises_and_scales(platform_dir):
     assert "SELF-PRESERVATION" not in table.stdout
     engines = {e["name"]: e["url"] for e in current["engines"]}
 
-    # The engines are real.
+    # The engines are real, and services are told where they are.
     assert asyncio.run(use_postgres(engines["postgres"])) == 42
+    echo = next(i for i in current["instances"] if i["service"] == "echo")
+    told = asyncio.run(post_echo(echo["address"]))
+    assert told["database_url_set"] is True
+    assert told["memcached"] == {"z1": engines["memcached-z1-1"], "z2": engines["memcached-z2-1"]}
     assert asyncio.run(use_jetstream(engines["nats"])) == (1, b"hello")
 
     # kill -9 an instance: the launcher restarts it and it registers again.

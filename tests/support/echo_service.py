@@ -23,6 +23,7 @@ async def echo(request: web.Request) -> web.Response:
             "request_id": request_id_var.get(),
             "instance_id": request.app[SETTINGS].instance_id,
             "database_url_set": request.app[SETTINGS].database_url is not None,
+            "memcached": request.app[SETTINGS].memcached,
         }
     )
 

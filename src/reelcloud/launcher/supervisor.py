@@ -22,6 +22,7 @@ import orjson
 
 from reelcloud.launcher.datadir import DataDir
 from reelcloud.launcher.engines import Engine
+from reelcloud.launcher.engines.memcached import MemcachedEngine, memcached_binary
 from reelcloud.launcher.engines.nats import NatsEngine
 from reelcloud.launcher.engines.postgres import PostgresEngine
 from reelcloud.launcher.plan import (
@@ -33,7 +34,7 @@ from reelcloud.launcher.plan import (
 from reelcloud.launcher.process import ManagedProcess, ProcessSpec, ProcessState
 from reelcloud.platform.errors import BadRequestError, LauncherError, NotFoundError
 from reelcloud.platform.eureka import json_codec
-from reelcloud.platform.settings import Settings
+from reelcloud.platform.settings import Settings, memcached_env_var
 
 log = logging.getLogger(__name__)
 
@@ -152,6 +153,20 @@ class Supervisor:
             self.engine_env["REELCLOUD_NATS_URL"] = self.settings.nats_url
         elif config.nats.enabled:
             engines.append(NatsEngine(root / "nats", self.datadir.log_of("nats")))
+        if self.settings.memcached:
+            for zone, spec in self.settings.memcached.items():
+                self.engine_env[memcached_env_var(zone)] = spec
+        elif config.memcached.enabled:
+            if memcached_binary() is None:
+                self.report("memcached is not installed: services will cache in-process")
+            else:
+                for zone in self.settings.topology.zones:
+                    for n in range(1, config.memcached.nodes_per_zone + 1):
+                        engine = MemcachedEngine(
+                            zone, n, self.datadir.log_of(f"memcached-{zone}-{n}"),
+                            memory_mb=config.memcached.memory_mb,
+                        )  # fmt: skip
+                        engines.append(engine)
         return engines
 
     async def _start_engines(self) -> None:
@@ -162,7 +177,9 @@ class Supervisor:
             self.engines.append(RunningEngine(engine, process))
             process.start()
             await self._wait(engine.name, process, engine.ready)
-            self.engine_env[engine.env_var] = engine.url
+            # Several engines may share a variable (memcached nodes of one zone): join them.
+            previous = self.engine_env.get(engine.env_var)
+            self.engine_env[engine.env_var] = f"{previous},{engine.url}" if previous else engine.url
             self.report(
                 f"{engine.name:<10} ready  {engine.url}  ({time.monotonic() - started:.1f} s)"
             )

@@ -7,6 +7,8 @@ instance id, zone, port, engine URLs) when it starts a process.
 
 from __future__ import annotations
 
+import os
+import re
 import socket
 from pathlib import Path
 from typing import Any, Literal
@@ -36,6 +38,8 @@ class Settings(BaseSettings):
 
     database_url: SecretStr | None = None
     nats_url: str | None = None
+    # memcached nodes per zone, from REELCLOUD_MEMCACHED_<ZONE>=host:port,host:port
+    memcached: dict[str, str] = Field(default_factory=dict)
 
     log_level: str = "INFO"
     log_format: Literal["json", "text"] = "json"
@@ -44,10 +48,21 @@ class Settings(BaseSettings):
 
     @model_validator(mode="before")
     @classmethod
-    def _load_topology(cls, data: Any) -> Any:
-        if isinstance(data, dict) and data.get("topology") is None:
+    def _from_topology(cls, data: Any) -> Any:
+        """Load the topology file, then the memcached nodes of each of its zones."""
+        if not isinstance(data, dict):
+            return data
+        if data.get("topology") is None:
             path = data.get("topology_file")
             data["topology"] = load_topology(Path(path) if path else None)
+        topology = data["topology"]
+        if not data.get("memcached") and isinstance(topology, Topology):
+            found = {}
+            for zone in topology.zones:
+                spec = os.environ.get(memcached_env_var(zone))
+                if spec:
+                    found[zone] = spec
+            data["memcached"] = found
         return data
 
     @property
@@ -70,6 +85,10 @@ class Settings(BaseSettings):
         if self.database_url is not None:
             data["database_url"] = "**********"
         return data
+
+
+def memcached_env_var(zone: str) -> str:
+    return "REELCLOUD_MEMCACHED_" + re.sub(r"[^A-Z0-9]", "_", zone.upper())
 
 
 def load_settings(**overrides: Any) -> Settings:

@@ -72,9 +72,16 @@ class EngineConfig(_Model):
     enabled: bool = True
 
 
+class MemcachedConfig(_Model):
+    enabled: bool = False  # off: services cache in-process
+    nodes_per_zone: int = Field(default=1, ge=1, le=16)
+    memory_mb: int = Field(default=64, ge=8)
+
+
 class EnginesConfig(_Model):
     postgres: EngineConfig = EngineConfig()
     nats: EngineConfig = EngineConfig()
+    memcached: MemcachedConfig = MemcachedConfig()
 
 
 class ServiceConfig(_Model):

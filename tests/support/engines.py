@@ -1,0 +1,36 @@
+"""Real engines started by test fixtures: memcached processes on free ports."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+
+from tests.support.factories import free_port
+
+
+def start_memcached() -> tuple[subprocess.Popen[bytes], int]:
+    binary = shutil.which("memcached")
+    assert binary, "memcached is not installed: .ci/run installs Debian's memcached"
+    port = free_port()
+    argv = [binary, "--listen", "127.0.0.1", "--port", str(port), "--udp-port", "0", "-m", "16"]
+    if os.geteuid() == 0:
+        argv += ["--user", "root"]
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return proc, port
+        except OSError:
+            time.sleep(0.02)
+    proc.kill()
+    raise AssertionError("memcached did not start")
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.kill()
+    proc.wait()
