@@ -1,0 +1,137 @@
+"""Cache benchmark: get/set operations per second and p99 latency for the in-process store,
+one memcached zone, and two replicated zones, next to a plain pymemcache client on the same
+memcached (the reference).
+
+Each backend is driven sequentially from one client (one operation in flight), so the numbers
+compare the client paths, not memcached's parallelism.
+
+    python benchmarks/cache.py [--quick]
+
+The last line printed is one JSON object with the headline figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from pymemcache.client.base import Client as PlainClient
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.support.engines import start_memcached, stop
+
+from reelcloud.platform.cache import Cache, MemcachedStore, MemoryStore, ReplicatedStore
+
+VALUE = b"x" * 1024
+
+
+def summarize(latencies_s: list[float], elapsed_s: float) -> dict[str, float]:
+    ordered = sorted(latencies_s)
+    return {
+        "ops_per_s": round(len(ordered) / elapsed_s),
+        "p99_us": round(ordered[int(0.99 * (len(ordered) - 1))] * 1e6, 1),
+    }
+
+
+async def drive(op: Callable[[int], Awaitable[object]], count: int) -> dict[str, float]:
+    latencies = []
+    started = time.perf_counter()
+    for n in range(count):
+        t = time.perf_counter()
+        await op(n)
+        latencies.append(time.perf_counter() - t)
+    return summarize(latencies, time.perf_counter() - started)
+
+
+def drive_sync(op: Callable[[int], object], count: int) -> dict[str, float]:
+    latencies = []
+    started = time.perf_counter()
+    for n in range(count):
+        t = time.perf_counter()
+        op(n)
+        latencies.append(time.perf_counter() - t)
+    return summarize(latencies, time.perf_counter() - started)
+
+
+async def measure_cache(cache: Cache, count: int) -> dict[str, dict[str, float]]:
+    keys = [f"k{n % 1000}" for n in range(count)]
+    sets = await drive(lambda n: cache.set(keys[n], VALUE, 300), count)
+    gets = await drive(lambda n: cache.get(keys[n]), count)
+    return {"set": sets, "get": gets}
+
+
+async def run(quick: bool) -> dict[str, float]:
+    count = 5_000 if quick else 50_000
+    z1, z2 = start_memcached(), start_memcached()
+    results: dict[str, dict[str, dict[str, float]]] = {}
+    try:
+        plain = PlainClient(("127.0.0.1", z1[1]), no_delay=True)
+        keys = [f"plain:k{n % 1000}" for n in range(count)]
+        results["plain pymemcache"] = {
+            # noreply=False: wait for STORED, as our client does (pymemcache defaults to noreply)
+            "set": drive_sync(
+                lambda n: plain.set(keys[n], VALUE, expire=300, noreply=False), count
+            ),
+            "get": drive_sync(lambda n: plain.get(keys[n]), count),
+        }
+        plain.close()
+        backends = {
+            "in-process": Cache("bench", MemoryStore()),
+            "memcached (1 zone)": Cache("bench", MemcachedStore([("127.0.0.1", z1[1])])),
+            "memcached (2 zones, replicated)": Cache(
+                "bench",
+                ReplicatedStore(
+                    {
+                        "z1": MemcachedStore([("127.0.0.1", z1[1])]),
+                        "z2": MemcachedStore([("127.0.0.1", z2[1])]),
+                    },
+                    "z1",
+                ),
+            ),
+        }
+        for name, cache in backends.items():
+            print(f"{name} …", file=sys.stderr, flush=True)
+            results[name] = await measure_cache(cache, count)
+            await cache.aclose()
+    finally:
+        stop(z1[0])
+        stop(z2[0])
+    print(f"{'backend':<34}{'get ops/s':>12}{'get p99 µs':>12}{'set ops/s':>12}{'set p99 µs':>12}")
+    for name, r in results.items():
+        print(
+            f"{name:<34}{r['get']['ops_per_s']:>12,}{r['get']['p99_us']:>12}"
+            f"{r['set']['ops_per_s']:>12,}{r['set']['p99_us']:>12}"
+        )
+    ours, plain_r = results["memcached (1 zone)"], results["plain pymemcache"]
+    replicated = results["memcached (2 zones, replicated)"]
+    return {
+        "memcached_ratio_vs_plain": round(
+            ours["get"]["ops_per_s"] / plain_r["get"]["ops_per_s"], 2
+        ),
+        "memcached_set_ratio_vs_plain": round(
+            ours["set"]["ops_per_s"] / plain_r["set"]["ops_per_s"], 2
+        ),
+        "replicated_set_ratio_vs_single": round(
+            replicated["set"]["ops_per_s"] / ours["set"]["ops_per_s"], 2
+        ),
+        "memcached_get_p99_us": ours["get"]["p99_us"],
+        "in_process_get_ops_per_s": results["in-process"]["get"]["ops_per_s"],
+        "memcached_get_ops_per_s": ours["get"]["ops_per_s"],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a run under 60 s")
+    args = parser.parse_args()
+    print(json.dumps(asyncio.run(run(args.quick))))
+
+
+if __name__ == "__main__":
+    main()
