@@ -1,0 +1,21 @@
+"""Events to NATS JetStream (Keystone's front door): typed, never blocking a request.
+
+`EventProducer.publish()` only appends to a bounded in-memory buffer; a background task
+publishes in batches, moves events to an on-disk spool while NATS is unreachable, and replays
+the spool in order when it returns. Every event carries an id used as JetStream's message id,
+so a batch sent twice is stored once. `EventConsumer` reads a durable pull consumer with
+explicit acks.
+"""
+
+from reelcloud.platform.events.consumer import EventConsumer
+from reelcloud.platform.events.producer import EventProducer
+from reelcloud.platform.events.schema import Envelope, EventPayload, decode, event_types
+
+__all__ = [
+    "Envelope",
+    "EventConsumer",
+    "EventPayload",
+    "EventProducer",
+    "decode",
+    "event_types",
+]

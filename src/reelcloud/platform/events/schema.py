@@ -1,0 +1,93 @@
+"""Typed events: a small versioned schema per event type, in a common envelope."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import orjson
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from reelcloud.platform.errors import BadRequestError
+
+STREAM = "EVENTS"
+SUBJECT_PREFIX = "events"
+_TYPE_NAME = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
+_TYPES: dict[str, type[EventPayload]] = {}
+
+
+class EventPayload(BaseModel):
+    """Subclass per event type, with `event_type` ("play.started") and `event_version`."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    event_type: ClassVar[str]
+    event_version: ClassVar[int] = 1
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        name = cls.__dict__.get("event_type")
+        if name is None:
+            return
+        if not _TYPE_NAME.match(name):
+            raise ValueError(f"event type {name!r} must look like 'domain.action'")
+        if name in _TYPES and _TYPES[name].__qualname__ != cls.__qualname__:
+            raise ValueError(f"event type {name!r} is defined twice")
+        _TYPES[name] = cls
+
+
+def event_types() -> dict[str, type[EventPayload]]:
+    return dict(_TYPES)
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    id: str  # unique: JetStream's message id, so re-sent events are stored once
+    type: str
+    version: int
+    time: float
+    producer: str
+    seq: int  # per producer, from 0: consumers can check order and gaps
+    request_id: str | None
+    payload: dict[str, Any]
+
+    @property
+    def subject(self) -> str:
+        return f"{SUBJECT_PREFIX}.{self.type}"
+
+    def to_bytes(self) -> bytes:
+        return orjson.dumps(
+            {
+                "id": self.id,
+                "type": self.type,
+                "version": self.version,
+                "time": self.time,
+                "producer": self.producer,
+                "seq": self.seq,
+                "request_id": self.request_id,
+                "payload": self.payload,
+            }
+        )
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Envelope:
+        try:
+            raw = orjson.loads(data)
+            return cls(**raw)
+        except (orjson.JSONDecodeError, TypeError) as exc:
+            raise BadRequestError(f"not an event envelope: {exc}") from exc
+
+
+def decode(envelope: Envelope) -> EventPayload:
+    """The typed payload of an envelope; unknown types and newer versions are errors."""
+    cls = _TYPES.get(envelope.type)
+    if cls is None:
+        raise BadRequestError(f"unknown event type {envelope.type!r}")
+    if envelope.version > cls.event_version:
+        raise BadRequestError(
+            f"{envelope.type} v{envelope.version} is newer than this reader's v{cls.event_version}"
+        )
+    try:
+        return cls.model_validate(envelope.payload)
+    except ValidationError as exc:
+        raise BadRequestError(f"bad {envelope.type} payload: {exc.errors()[0]['msg']}") from exc
