@@ -1,0 +1,105 @@
+"""Event publishing: the batching producer against one acknowledged publish per event.
+
+Both send the same envelopes to the same JetStream stream on a local nats-server; the
+reference awaits each publish's ack before sending the next (what a naive producer does), the
+producer sends a batch and then awaits its acks. Events per second is measured from the first
+publish() to the last ack.
+
+    python benchmarks/events.py [--quick]
+
+The last line printed is one JSON object with the headline figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import ClassVar
+
+import nats
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.support.engines import NatsServer
+
+from reelcloud.platform.events import EventPayload, EventProducer
+from reelcloud.platform.events.producer import ensure_stream
+
+
+class PlaybackProgress(EventPayload):
+    event_type: ClassVar[str] = "bench.progress"
+    member_id: str
+    title_id: str
+    position_s: float
+
+
+def event(n: int) -> PlaybackProgress:
+    return PlaybackProgress(member_id=f"m{n % 1000}", title_id=f"t{n % 50}", position_s=n * 0.5)
+
+
+async def single(url: str, count: int) -> float:
+    nc = await nats.connect(url)
+    js = nc.jetstream()
+    await ensure_stream(js)
+    started = time.perf_counter()
+    for n in range(count):
+        payload = json.dumps(event(n).model_dump()).encode()
+        await js.publish(
+            "events.bench.progress", payload, headers={"Nats-Msg-Id": uuid.uuid4().hex}
+        )
+    elapsed = time.perf_counter() - started
+    await nc.close()
+    return count / elapsed
+
+
+async def batched(url: str, count: int, spool: Path) -> float:
+    producer = EventProducer(url, producer_id="bench", spool_dir=spool)
+    await producer.start()
+    await asyncio.sleep(0.2)  # connected, stream checked
+    started = time.perf_counter()
+    for n in range(count):
+        producer.publish(event(n))
+        if n % 500 == 499:
+            await asyncio.sleep(0)  # a caller does other work between events
+    while producer.stats["published"] < count:
+        await asyncio.sleep(0.001)
+    elapsed = time.perf_counter() - started
+    await producer.aclose()
+    return count / elapsed
+
+
+async def run(quick: bool) -> dict[str, float]:
+    count = 10_000 if quick else 100_000
+    work = Path(tempfile.mkdtemp(prefix="reelcloud-events-"))
+    server = NatsServer(work / "nats")
+    server.start()
+    try:
+        print(f"one acknowledged publish per event, {count:,} events …", file=sys.stderr)
+        single_rate = await single(server.url, count)
+        print(f"batching producer, {count:,} events …", file=sys.stderr)
+        batched_rate = await batched(server.url, count, work / "spool")
+    finally:
+        server.stop()
+    print(f"single: {single_rate:,.0f} events/s   batched: {batched_rate:,.0f} events/s")
+    return {
+        "batched_vs_single": round(batched_rate / single_rate, 2),
+        "events_per_s": round(batched_rate),
+        "single_events_per_s": round(single_rate),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a run under 60 s")
+    args = parser.parse_args()
+    print(json.dumps(asyncio.run(run(args.quick))))
+
+
+if __name__ == "__main__":
+    main()
