@@ -29,6 +29,7 @@ from reelcloud.platform.logging import request_id_var
 from reelcloud.platform.metrics import Metrics
 from reelcloud.platform.resilience import CommandRunner, ResilienceConfig, request_scope
 from reelcloud.platform.resilience.stream import HystrixStream
+from reelcloud.platform.rpc import RpcServer
 from reelcloud.platform.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -48,6 +49,7 @@ class ServiceState:
     metrics: Metrics
     discovery: DiscoveryClient
     commands: CommandRunner
+    rpc: RpcServer  # gRPC servicers the service adds; started beside the HTTP app if any
     started_at: float = field(default_factory=time.time)
     address: str = ""
     ready: bool = False
@@ -254,7 +256,11 @@ def create_service_app(settings: Settings, *, fetch_registry: bool = True) -> we
     )
     commands = CommandRunner(ResilienceConfig())
     app[STATE] = ServiceState(
-        settings=settings, metrics=metrics, discovery=discovery, commands=commands
+        settings=settings,
+        metrics=metrics,
+        discovery=discovery,
+        commands=commands,
+        rpc=RpcServer(settings.host),
     )
     app.router.add_get("/healthz", _healthz)
     app.router.add_get("/readyz", _readyz)

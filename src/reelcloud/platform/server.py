@@ -21,6 +21,7 @@ from aiohttp import web
 from reelcloud.platform.app import STATE
 from reelcloud.platform.discovery import build_instance_info
 from reelcloud.platform.errors import ConfigurationError
+from reelcloud.platform.rpc.client import GRPC_PORT_KEY
 from reelcloud.platform.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -70,6 +71,9 @@ async def serve(settings: Settings, app: web.Application, stop: asyncio.Event) -
     await site.start()
     port = int(runner.addresses[0][1])
     state.address = f"{settings.host}:{port}"
+    metadata = {}
+    if state.rpc:
+        metadata[GRPC_PORT_KEY] = str(await state.rpc.start())
     registry = settings.topology.registry
     state.discovery.instance = build_instance_info(
         service=settings.service,
@@ -79,6 +83,7 @@ async def serve(settings: Settings, app: web.Application, stop: asyncio.Event) -
         zone=settings.effective_zone,
         renewal_interval_s=registry.lease_renewal_interval_s,
         lease_duration_s=registry.lease_duration_s,
+        metadata=metadata,
     )
     await state.discovery.start()
     state.ready = True
@@ -90,7 +95,7 @@ async def serve(settings: Settings, app: web.Application, stop: asyncio.Event) -
     log.info("shutting down: deregistering, then draining in-flight requests")
     state.draining = True
     await state.discovery.aclose(cancel_timeout_s=1.0)
-    await runner.cleanup()
+    await asyncio.gather(state.rpc.stop(grace_s=max(0.5, grace_s - 1.5)), runner.cleanup())
     if settings.instance_id:
         announce_path(settings).unlink(missing_ok=True)
     log.info("stopped")
