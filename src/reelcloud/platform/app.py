@@ -15,8 +15,7 @@ import sys
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
@@ -24,11 +23,11 @@ from aiohttp import web
 from reelcloud import __version__
 from reelcloud.platform.discovery import DiscoveryClient
 from reelcloud.platform.discovery.client import order_by_zone
-from reelcloud.platform.errors import BadRequestError, ReelcloudError
+from reelcloud.platform.errors import ReelcloudError
 from reelcloud.platform.logging import request_id_var
 from reelcloud.platform.metrics import Metrics
 from reelcloud.platform.resilience import CommandRunner, ResilienceConfig, request_scope
-from reelcloud.platform.resilience.stream import HystrixStream
+from reelcloud.platform.resilience.routes import add_resilience_routes
 from reelcloud.platform.rpc import RpcServer
 from reelcloud.platform.settings import Settings
 
@@ -179,51 +178,6 @@ async def _info(request: web.Request) -> web.Response:
     )
 
 
-DASHBOARD = Path(__file__).parent / "resilience" / "dashboard.html"
-
-
-async def _dashboard(request: web.Request) -> web.FileResponse:
-    return web.FileResponse(DASHBOARD, headers={"Cache-Control": "no-cache"})
-
-
-async def _command_status(request: web.Request) -> web.Response:
-    commands = request.app[STATE].commands
-    return web.json_response(
-        {
-            name: {
-                "group": metrics.group,
-                "circuit": (b.state.value if (b := commands.breaker(name)) else "CLOSED"),
-                "config": asdict(commands.config.command(name)),
-                "events": {e.value: n for e, n in metrics.cumulative.items()},
-            }
-            for name, metrics in commands.metrics.items()
-        }
-    )
-
-
-async def _read_changes(request: web.Request) -> dict[str, Any]:
-    try:
-        changes = await request.json()
-    except ValueError:
-        raise BadRequestError("body must be a JSON object of settings to change") from None
-    if not isinstance(changes, dict) or not changes:
-        raise BadRequestError("body must be a non-empty JSON object of settings to change")
-    return changes
-
-
-async def _set_command(request: web.Request) -> web.Response:
-    """Change a command's settings on the running process (chaos experiments, tuning)."""
-    config = request.app[STATE].commands.config
-    updated = config.set_command(request.match_info["name"], **await _read_changes(request))
-    return web.json_response(asdict(updated))
-
-
-async def _set_group(request: web.Request) -> web.Response:
-    config = request.app[STATE].commands.config
-    updated = config.set_group(request.match_info["name"], **await _read_changes(request))
-    return web.json_response(asdict(updated))
-
-
 def create_service_app(settings: Settings, *, fetch_registry: bool = True) -> web.Application:
     """An app with the platform's routes and middleware; the service adds its own routes."""
     if not settings.service:
@@ -266,11 +220,7 @@ def create_service_app(settings: Settings, *, fetch_registry: bool = True) -> we
     app.router.add_get("/readyz", _readyz)
     app.router.add_get("/metrics", _metrics)
     app.router.add_get("/info", _info)
-    app.router.add_get("/hystrix.stream", HystrixStream(commands).handle)
-    app.router.add_get("/hystrix", _dashboard)
-    app.router.add_get("/resilience/commands", _command_status)
-    app.router.add_put("/resilience/commands/{name}", _set_command)
-    app.router.add_put("/resilience/groups/{name}", _set_group)
+    add_resilience_routes(app, commands)
     app.on_cleanup.append(lambda _: _close(commands))
     return app
 
