@@ -12,7 +12,6 @@ The last line printed is one JSON object with the headline figures.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import sys
@@ -28,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.support.engines import NatsServer
 
+import harness
 from reelcloud.platform.events import EventPayload, EventProducer
 from reelcloud.platform.events.producer import ensure_stream
 
@@ -94,12 +94,5 @@ async def run(quick: bool) -> dict[str, float]:
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="a run under 60 s")
-    args = parser.parse_args()
-    print(json.dumps(asyncio.run(run(args.quick))))
-
-
 if __name__ == "__main__":
-    main()
+    harness.main(__doc__ or "", run)

@@ -15,9 +15,7 @@ The last line printed is one JSON object with the headline figures.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import json
 import os
 import statistics
 import subprocess
@@ -34,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.support.factories import free_port, instance, topology_dict
 
+import harness
 from reelcloud.platform.eureka import json_codec
 
 
@@ -208,15 +207,5 @@ async def run(quick: bool) -> dict[str, float]:
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="a run under 60 s")
-    args = parser.parse_args()
-    started = time.monotonic()
-    result = asyncio.run(run(args.quick))
-    progress(f"done in {time.monotonic() - started:.0f} s")
-    print(json.dumps(result))
-
-
 if __name__ == "__main__":
-    main()
+    harness.main(__doc__ or "", run)
