@@ -1,11 +1,13 @@
 """`reelcloud up` in the foreground, as `make up` runs it: up with the shipped topology's
 settings and embedded engines, every instance UP, and Ctrl-C leaves no process behind."""
 
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
+import urllib.request
 
 import yaml
 from tests.support.cli import ROOT, cli_env, reelcloud, wait_gone, wait_status
@@ -18,6 +20,8 @@ def test_up_then_ctrl_c_leaves_nothing_behind(tmp_path):
     doc = yaml.safe_load(default_topology_path().read_text())
     for peer in doc["registry"]["peers"]:  # the shipped topology, on ports free right now
         peer["port"] = free_port()
+    gateway = next(s for s in doc["services"] if s["name"] == "gateway")
+    gateway["options"]["listen_port"] = free_port()
     topology = tmp_path / "topology.yaml"
     topology.write_text(yaml.safe_dump(doc))
     data_dir = tmp_path / "data"
@@ -55,8 +59,15 @@ def test_up_then_ctrl_c_leaves_nothing_behind(tmp_path):
             current = wait_status(
                 data_dir, lambda s: all(i["status"] == "UP" for i in s["instances"]), timeout_s=15
             )
-            assert len(current["instances"]) == 2
+            services = sorted(i["service"] for i in current["instances"])
+            assert services == ["gateway", "gateway", "registry", "registry"]
             assert {e["name"] for e in current["engines"]} == {"postgres", "nats"}
+            # Both gateway processes answer on the one shared port.
+            base = f"http://127.0.0.1:{gateway['options']['listen_port']}"
+            served = {urllib.request.urlopen(base + "/").status for _ in range(4)}
+            assert served == {200}
+            health = json.load(urllib.request.urlopen(base + "/healthcheck"))
+            assert health == {"status": "healthy"}
             pids = [i["pid"] for i in current["instances"]] + [e["pid"] for e in current["engines"]]
 
             os.killpg(launcher.pid, signal.SIGINT)  # what Ctrl-C does to the foreground job

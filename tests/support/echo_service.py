@@ -50,6 +50,10 @@ async def call(request: web.Request) -> web.Response:
     return web.json_response({"result": result})
 
 
+async def headers(request: web.Request) -> web.Response:
+    return web.json_response({k.lower(): v for k, v in request.headers.items()})
+
+
 async def missing(request: web.Request) -> web.Response:
     raise NotFoundError("there is no such thing")
 
@@ -63,6 +67,8 @@ def create_app(settings: Settings) -> web.Application:
     app[SETTINGS] = settings
     app.router.add_post("/echo", echo)
     app.router.add_get("/slow", slow)
+    app.router.add_post("/slow", slow)
+    app.router.add_get("/headers", headers)
     app.router.add_get("/call", call)
     app.router.add_get("/missing", missing)
     app.router.add_get("/boom", boom)

@@ -1,0 +1,125 @@
+"""The gateway process: the public listener (filters, proxy) beside the platform's admin app
+(/healthz, /readyz, /metrics, /info on the instance's own port)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from aiohttp import web
+
+from reelcloud.gateway.chain import FilterChain, rejected
+from reelcloud.gateway.filters.endpoint.health import HealthEndpoint
+from reelcloud.gateway.filters.endpoint.proxy import ProxyEndpoint
+from reelcloud.gateway.filters.endpoint.static import StaticEndpoint
+from reelcloud.gateway.filters.inbound.authentication import AuthenticationFilter
+from reelcloud.gateway.filters.inbound.client_address import ClientAddressFilter
+from reelcloud.gateway.filters.inbound.cors_preflight import CorsPreflightFilter
+from reelcloud.gateway.filters.inbound.fault_injection import FaultInjectionFilter
+from reelcloud.gateway.filters.inbound.load_shedding import InFlight, LoadSheddingFilter
+from reelcloud.gateway.filters.inbound.method_guard import MethodGuardFilter
+from reelcloud.gateway.filters.inbound.rate_limit import RateLimitFilter
+from reelcloud.gateway.filters.inbound.request_id import RequestIdFilter
+from reelcloud.gateway.filters.inbound.routing import RoutingFilter
+from reelcloud.gateway.filters.outbound.access_log import AccessLogFilter
+from reelcloud.gateway.filters.outbound.cors import CorsFilter
+from reelcloud.gateway.filters.outbound.metrics import MetricsFilter
+from reelcloud.gateway.filters.outbound.request_id import ResponseIdFilter
+from reelcloud.gateway.filters.outbound.security_headers import SecurityHeadersFilter
+from reelcloud.gateway.http.origin import OriginPool
+from reelcloud.gateway.http.server import Limits, start_server
+from reelcloud.gateway.ratelimit import TokenBuckets
+from reelcloud.gateway.routing import RouteTable
+from reelcloud.gateway.settings import DEV_SECRET, GatewaySettings
+from reelcloud.platform.app import STATE, ServiceState, create_service_app
+from reelcloud.platform.clock import SystemClock
+from reelcloud.platform.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def build_chain(options: GatewaySettings, state: ServiceState, routes: RouteTable) -> FilterChain:
+    trusted = frozenset(options.trusted_proxies)
+    clock = SystemClock()
+    in_flight = InFlight()
+    pool = OriginPool(connect_timeout_s=options.connect_timeout_ms / 1000)
+    inbound = [
+        MethodGuardFilter(),
+        RequestIdFilter(trusted),
+        ClientAddressFilter(trusted),
+        LoadSheddingFilter(in_flight, options.max_in_flight),
+        CorsPreflightFilter(),
+        FaultInjectionFilter(state.settings.fault_injection),
+        RoutingFilter(routes),
+        AuthenticationFilter(options.auth_secret),
+        RateLimitFilter(
+            TokenBuckets(options.rate_per_client_per_s, options.burst_per_client, clock),
+            TokenBuckets(options.rate_per_member_per_s, options.burst_per_member, clock),
+        ),
+    ]
+    endpoints = [
+        ProxyEndpoint(
+            state.discovery,
+            pool,
+            zone=state.settings.effective_zone,
+            max_concurrency=options.origin_max_concurrency,
+            read_timeout_s=options.read_timeout_ms / 1000,
+            max_retries=options.max_retries,
+            forward_faults=state.settings.fault_injection,
+        ),
+        StaticEndpoint(options.web_dir),
+        HealthEndpoint(),
+    ]
+    outbound = [
+        CorsFilter(options.cors_origins),
+        SecurityHeadersFilter(),
+        ResponseIdFilter(),
+        MetricsFilter(state.metrics.registry),
+    ]
+    if options.access_log:
+        outbound.append(AccessLogFilter())
+    return FilterChain(inbound, endpoints, outbound, in_flight)
+
+
+def create_app(settings: Settings) -> web.Application:
+    options = GatewaySettings.of(settings)
+    if options.auth_secret == DEV_SECRET:
+        log.warning("gateway uses the development token secret; set options.auth_secret")
+    app = create_service_app(settings)
+    state = app[STATE]
+    routes = RouteTable.load(options.routes_file)
+    chain = build_chain(options, state, routes)
+    limits = Limits(
+        max_header_bytes=options.max_header_bytes, max_body_bytes=options.max_body_bytes
+    )
+    listening = asyncio.Event()
+
+    async def public_listener(app: web.Application) -> Any:
+        server = await start_server(
+            chain.handle,
+            rejected,
+            host=options.listen_host,
+            port=options.listen_port,
+            limits=limits,
+            reuse_port=True,  # several gateway processes share the port; the kernel balances
+        )
+        watcher = asyncio.create_task(routes.watch(options.routes_poll_interval_s))
+        listening.set()
+        log.info("gateway listening on %s:%d", options.listen_host, options.listen_port)
+        yield
+        watcher.cancel()
+        server.close()
+        # Let requests in flight finish (the platform's grace period bounds the wait).
+        for _ in range(int(settings.shutdown_grace_s * 10)):
+            if chain.in_flight.count == 0:
+                break
+            await asyncio.sleep(0.1)
+        chain.close()
+
+    async def listening_ready() -> bool:
+        return listening.is_set()
+
+    state.readiness_checks.append(listening_ready)
+    app.cleanup_ctx.append(public_listener)
+    return app

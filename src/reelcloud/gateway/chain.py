@@ -1,0 +1,81 @@
+"""The filter chain, built once at start (options are checked then, not per request)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+from reelcloud.gateway.context import RequestContext, error_response
+from reelcloud.gateway.filters.base import EndpointFilter, Filter, InboundFilter, OutboundFilter
+from reelcloud.gateway.filters.inbound.load_shedding import InFlight
+from reelcloud.gateway.http.messages import Request, Response
+from reelcloud.gateway.outcome import Outcome
+
+log = logging.getLogger(__name__)
+
+
+def _ordered(filters: Sequence[Filter]) -> list[Filter]:
+    return sorted(filters, key=lambda f: (f.order, f.name))  # Zuul: by order, then by name
+
+
+class FilterChain:
+    def __init__(
+        self,
+        inbound: Sequence[InboundFilter],
+        endpoints: Sequence[EndpointFilter],
+        outbound: Sequence[OutboundFilter],
+        in_flight: InFlight,
+    ) -> None:
+        self.inbound = _ordered(inbound)
+        self.endpoints = {e.endpoint: e for e in endpoints}
+        self.outbound = _ordered(outbound)
+        self.in_flight = in_flight
+
+    async def handle(self, request: Request) -> Response:
+        ctx = RequestContext(request)
+        self.in_flight.count += 1
+        try:
+            await self._inbound_and_endpoint(ctx)
+            for outbound in self.outbound:
+                try:
+                    if outbound.should_filter(ctx):
+                        await outbound.apply(ctx)
+                except Exception:
+                    log.exception("outbound filter %s failed", outbound.name)
+        finally:
+            self.in_flight.count -= 1
+        assert ctx.response is not None
+        return ctx.response
+
+    async def _inbound_and_endpoint(self, ctx: RequestContext) -> None:
+        try:
+            for inbound in self.inbound:
+                if ctx.stopped:
+                    return
+                if inbound.should_filter(ctx):
+                    await inbound.apply(ctx)
+            if ctx.stopped:
+                return
+            endpoint = self.endpoints.get(ctx.endpoint)
+            if endpoint is None:
+                ctx.fail(500, "no_endpoint", f"no endpoint {ctx.endpoint!r}", Outcome.FAILURE_LOCAL)
+                return
+            await endpoint.apply(ctx)
+            if ctx.response is None:
+                ctx.fail(
+                    500, "no_response", "the endpoint produced no response", Outcome.FAILURE_LOCAL
+                )
+        except Exception:
+            log.exception(
+                "gateway filter failed for %s %s", ctx.request.method, ctx.request.path[:200]
+            )
+            ctx.fail(500, "internal", "internal error", Outcome.FAILURE_LOCAL)
+
+    def close(self) -> None:
+        for f in [*self.inbound, *self.endpoints.values(), *self.outbound]:
+            f.close()
+
+
+def rejected(status: int, code: str, message: str) -> Response:
+    """The answer to a request refused while parsing (bad syntax, too large)."""
+    return error_response(status, code, message)

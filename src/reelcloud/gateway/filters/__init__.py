@@ -1,0 +1,1 @@
+"""Gateway filters: one per file, three kinds, all with the same small contract."""

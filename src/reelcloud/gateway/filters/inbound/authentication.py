@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+from reelcloud.gateway import tokens
+from reelcloud.gateway.context import RequestContext
+from reelcloud.gateway.filters.base import InboundFilter
+from reelcloud.gateway.outcome import Outcome
+
+
+class AuthenticationFilter(InboundFilter):
+    """Checks the session token (`Authorization: Bearer …` or the `session` cookie) against the
+    route's requirement: a bad token is refused on every route; a missing one only where the
+    route requires a member."""
+
+    order = 60
+    name = "authentication"
+
+    def __init__(self, secret: str) -> None:
+        self._secret = secret
+
+    async def apply(self, ctx: RequestContext) -> None:
+        requirement = ctx.auth
+        token = _token(ctx)
+        if token is None or requirement == "none":
+            if requirement == "required":
+                ctx.fail(
+                    401,
+                    "unauthenticated",
+                    "sign in first: this needs a session token",
+                    Outcome.FAILURE_CLIENT_UNAUTHORIZED,
+                )
+            return
+        try:
+            ctx.claims = tokens.verify(self._secret, token)
+        except tokens.InvalidTokenError as exc:
+            ctx.fail(401, exc.code, exc.message, Outcome.FAILURE_CLIENT_UNAUTHORIZED)
+
+
+def _token(ctx: RequestContext) -> str | None:
+    authorization = ctx.request.header(b"authorization")
+    if authorization and authorization[:7].lower() == b"bearer ":
+        return authorization[7:].decode("latin-1").strip()
+    cookie = ctx.request.header(b"cookie")
+    if cookie:
+        for part in cookie.split(b";"):
+            name, _, value = part.strip().partition(b"=")
+            if name == b"session":
+                return value.decode("latin-1")
+    return None

@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+from reelcloud.gateway.context import RequestContext
+from reelcloud.gateway.filters.base import OutboundFilter
+from reelcloud.platform.metrics import LATENCY_BUCKETS_S
+
+
+class MetricsFilter(OutboundFilter):
+    """Requests by route, status and outcome; latency by route (Prometheus, on /metrics)."""
+
+    order = 90
+    name = "metrics"
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self._requests = Counter(
+            "reelcloud_gateway_requests",
+            "Requests through the gateway by route, status and outcome.",
+            ["route", "status", "outcome"],
+            registry=registry,
+        )
+        self._latency = Histogram(
+            "reelcloud_gateway_request_duration_seconds",
+            "Time from request parsed to response ready, by route.",
+            ["route"],
+            buckets=LATENCY_BUCKETS_S,
+            registry=registry,
+        )
+
+    async def apply(self, ctx: RequestContext) -> None:
+        status = ctx.response.status if ctx.response is not None else 500
+        route = ctx.route or "unrouted"
+        self._requests.labels(route, str(status), ctx.outcome.value).inc()
+        self._latency.labels(route).observe(ctx.passport.elapsed_s())

@@ -1,0 +1,73 @@
+"""Requests and responses as the gateway handles them: bytes in, bytes out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from http import HTTPStatus
+
+Headers = list[tuple[bytes, bytes]]
+
+
+@dataclass(slots=True)
+class Request:
+    method: str
+    target: bytes  # path and query as received
+    path: str  # decoded path, without the query
+    query: bytes
+    headers: Headers
+    body: bytes
+    http_version: str
+    peer: str  # the socket's remote address
+    keep_alive: bool
+
+    def header(self, name: bytes) -> bytes | None:
+        """First value of a header (names compared lower-case)."""
+        for key, value in self.headers:
+            if key == name:
+                return value
+        return None
+
+
+@dataclass(slots=True)
+class Response:
+    status: int
+    headers: Headers = field(default_factory=list)
+    body: bytes = b""
+
+    def header(self, name: bytes) -> bytes | None:
+        for key, value in self.headers:
+            if key.lower() == name:
+                return value
+        return None
+
+    def set_header(self, name: bytes, value: bytes) -> None:
+        self.headers = [(k, v) for k, v in self.headers if k.lower() != name]
+        self.headers.append((name, value))
+
+
+_REASONS = {s.value: s.phrase.encode() for s in HTTPStatus}
+# Hop-by-hop headers are about one connection; a proxy never forwards them.
+HOP_BY_HOP = frozenset(
+    {
+        b"connection",
+        b"keep-alive",
+        b"proxy-authenticate",
+        b"proxy-authorization",
+        b"te",
+        b"trailer",
+        b"transfer-encoding",
+        b"upgrade",
+        b"content-length",
+    }
+)
+
+
+def serialize(response: Response, *, keep_alive: bool, head: bool = False) -> bytes:
+    reason = _REASONS.get(response.status, b"Unknown")
+    lines = [b"HTTP/1.1 %d %s" % (response.status, reason)]
+    lines.extend(k + b": " + v for k, v in response.headers if k.lower() not in HOP_BY_HOP)
+    lines.append(b"content-length: %d" % len(response.body))
+    if not keep_alive:
+        lines.append(b"connection: close")
+    head_bytes = b"\r\n".join(lines) + b"\r\n\r\n"
+    return head_bytes if head else head_bytes + response.body

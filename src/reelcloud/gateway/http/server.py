@@ -1,0 +1,222 @@
+"""The public HTTP/1.1 server: one asyncio protocol per connection, parsed with httptools.
+
+Keep-alive and pipelining (requests on one connection are answered in order), limits on the
+request line, headers and body enforced while parsing (414, 431, 413 before the body is read),
+and malformed input answered 400 and closed. Bodies are buffered: the gateway carries small API
+payloads; video goes straight from OCAs to clients.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from urllib.parse import unquote_to_bytes
+
+import httptools
+
+from reelcloud.gateway.http.messages import Headers, Request, Response, serialize
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[Request], Awaitable[Response]]
+# Called for requests refused while parsing (no Request object exists for them).
+Rejected = Callable[[int, str, str], Response]
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_url_bytes: int = 8 * 1024
+    max_header_bytes: int = 16 * 1024
+    max_body_bytes: int = 1024 * 1024
+    max_pipelined: int = 16
+    keep_alive_timeout_s: float = 60.0
+
+
+class _Refuse(Exception):
+    def __init__(self, status: int, code: str, message: str) -> None:
+        self.status, self.code, self.message = status, code, message
+
+
+class HttpServerProtocol(asyncio.Protocol):
+    def __init__(self, handler: Handler, rejected: Rejected, limits: Limits) -> None:
+        self._handler = handler
+        self._rejected = rejected
+        self._limits = limits
+        self._parser = httptools.HttpRequestParser(self)
+        self._transport: asyncio.Transport | None = None
+        self._peer = ""
+        self._queue: deque[Request] = deque()
+        self._worker: asyncio.Task[None] | None = None
+        self._closing = False
+        self._idle: asyncio.TimerHandle | None = None
+        self._reset()
+
+    def _reset(self) -> None:
+        self._url = b""
+        self._headers: Headers = []
+        self._header_bytes = 0
+        self._body: list[bytes] = []
+        self._body_bytes = 0
+
+    # ---- transport events ---------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self._transport = transport
+        peer = transport.get_extra_info("peername")
+        self._peer = peer[0] if peer else ""
+        self._arm_idle()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._closing = True
+        if self._idle is not None:
+            self._idle.cancel()
+        if self._worker is not None:
+            self._worker.cancel()
+
+    def data_received(self, data: bytes) -> None:
+        if self._closing:
+            return
+        try:
+            self._parser.feed_data(data)
+        except _Refuse as refuse:
+            self._refuse(refuse.status, refuse.code, refuse.message)
+        except httptools.HttpParserCallbackError as exc:
+            cause = exc.__context__
+            if isinstance(cause, _Refuse):
+                self._refuse(cause.status, cause.code, cause.message)
+            else:
+                self._refuse(400, "bad_request", "malformed request")
+        except httptools.HttpParserUpgrade:
+            self._refuse(400, "bad_request", "protocol upgrades are not supported")
+        except httptools.HttpParserError:
+            self._refuse(400, "bad_request", "malformed request")
+
+    # ---- parser callbacks ---------------------------------------------------------------------
+
+    def on_message_begin(self) -> None:
+        self._reset()
+        if self._idle is not None:
+            self._idle.cancel()
+
+    def on_url(self, url: bytes) -> None:
+        self._url += url
+        if len(self._url) > self._limits.max_url_bytes:
+            raise _Refuse(414, "uri_too_long", "request target is too long")
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._header_bytes += len(name) + len(value) + 4
+        if self._header_bytes > self._limits.max_header_bytes:
+            raise _Refuse(431, "headers_too_large", "request headers are too large")
+        self._headers.append((name.lower(), value))
+
+    def on_headers_complete(self) -> None:
+        if self._parser.should_upgrade():
+            raise _Refuse(400, "bad_request", "protocol upgrades are not supported")
+        for name, value in self._headers:
+            too_big = value.isdigit() and int(value) > self._limits.max_body_bytes
+            if name == b"content-length" and too_big:
+                raise _Refuse(413, "payload_too_large", "request body is too large")
+
+    def on_body(self, body: bytes) -> None:
+        self._body_bytes += len(body)
+        if self._body_bytes > self._limits.max_body_bytes:
+            raise _Refuse(413, "payload_too_large", "request body is too large")
+        self._body.append(body)
+
+    def on_message_complete(self) -> None:
+        target = self._url
+        raw_path, _, query = target.partition(b"?")
+        path_bytes = unquote_to_bytes(raw_path)
+        if b"\x00" in path_bytes or not path_bytes.startswith(b"/"):
+            raise _Refuse(400, "bad_path", "request path is malformed")
+        try:
+            path = path_bytes.decode()
+        except UnicodeDecodeError:
+            raise _Refuse(400, "bad_path", "request path is not UTF-8") from None
+        request = Request(
+            method=self._parser.get_method().decode(),
+            target=target,
+            path=path,
+            query=query,
+            headers=self._headers,
+            body=b"".join(self._body),
+            http_version=self._parser.get_http_version(),
+            peer=self._peer,
+            keep_alive=self._parser.should_keep_alive(),
+        )
+        self._queue.append(request)
+        if len(self._queue) >= self._limits.max_pipelined and self._transport is not None:
+            self._transport.pause_reading()
+        if self._worker is None or self._worker.done():
+            self._worker = asyncio.get_running_loop().create_task(self._work())
+
+    # ---- answering ----------------------------------------------------------------------------
+
+    async def _work(self) -> None:
+        while self._queue and not self._closing:
+            request = self._queue.popleft()
+            try:
+                response = await self._handler(request)
+            except Exception:
+                log.exception("gateway handler failed")
+                response = self._rejected(500, "internal", "internal error")
+            self._write(response, keep_alive=request.keep_alive, head=request.method == "HEAD")
+            if not request.keep_alive:
+                self._close()
+                return
+            if self._transport is not None and not self._transport.is_reading():
+                self._transport.resume_reading()
+        self._arm_idle()
+
+    def _write(self, response: Response, *, keep_alive: bool, head: bool = False) -> None:
+        if self._transport is not None and not self._closing:
+            self._transport.write(serialize(response, keep_alive=keep_alive, head=head))
+
+    def _refuse(self, status: int, code: str, message: str) -> None:
+        """Answer a request refused while parsing, after the ones already queued, then close."""
+        response = self._rejected(status, code, message)
+
+        async def after_queue() -> None:
+            if self._worker is not None and not self._worker.done():
+                await asyncio.shield(self._worker)
+            self._write(response, keep_alive=False)
+            self._close()
+
+        self._closing_after = asyncio.get_running_loop().create_task(after_queue())
+        if self._transport is not None:
+            self._transport.pause_reading()
+
+    def _close(self) -> None:
+        self._closing = True
+        if self._transport is not None:
+            self._transport.close()
+
+    def _arm_idle(self) -> None:
+        if self._idle is not None:
+            self._idle.cancel()
+        if not self._closing:
+            loop = asyncio.get_running_loop()
+            self._idle = loop.call_later(self._limits.keep_alive_timeout_s, self._close)
+
+
+async def start_server(
+    handler: Handler,
+    rejected: Rejected,
+    *,
+    host: str,
+    port: int,
+    limits: Limits,
+    reuse_port: bool = False,
+) -> asyncio.Server:
+    loop = asyncio.get_running_loop()
+    return await loop.create_server(
+        lambda: HttpServerProtocol(handler, rejected, limits),
+        host,
+        port,
+        reuse_port=reuse_port,
+        backlog=1024,
+    )

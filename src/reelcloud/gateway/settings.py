@@ -1,0 +1,52 @@
+"""The gateway's options: the topology's `options:` for the gateway service, validated here."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from reelcloud.platform.errors import ConfigurationError
+from reelcloud.platform.settings import Settings
+
+PACKAGE_DIR = Path(__file__).parent
+# A dev secret so a fresh checkout works; real deployments set their own (auth_secret).
+DEV_SECRET = "reelcloud-dev-secret-change-me"
+
+
+class GatewaySettings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    listen_host: str = "127.0.0.1"
+    listen_port: int = Field(default=8080, ge=0, le=65535)
+    routes_file: Path = PACKAGE_DIR / "routes.yaml"
+    routes_poll_interval_s: float = Field(default=0.5, gt=0)
+    web_dir: Path = PACKAGE_DIR.parent.parent.parent / "web"
+    trusted_proxies: list[str] = []  # peers whose X-Forwarded-For / X-Request-Id are believed
+    auth_secret: str = DEV_SECRET
+    rate_per_client_per_s: float = Field(default=200.0, gt=0)
+    burst_per_client: int = Field(default=400, gt=0)
+    rate_per_member_per_s: float = Field(default=50.0, gt=0)
+    burst_per_member: int = Field(default=100, gt=0)
+    max_in_flight: int = Field(default=2000, gt=0)  # load shedding above this
+    origin_max_concurrency: int = Field(default=200, gt=0)  # Zuul's default
+    connect_timeout_ms: int = Field(default=500, gt=0)
+    read_timeout_ms: int = Field(default=5000, gt=0)
+    max_retries: int = Field(default=1, ge=0, le=5)  # on another instance
+    cors_origins: list[str] = ["http://127.0.0.1:8080", "http://localhost:8080"]
+    max_header_bytes: int = Field(default=16 * 1024, gt=0)
+    max_body_bytes: int = Field(default=1024 * 1024, gt=0)
+    access_log: bool = True
+
+    @classmethod
+    def of(cls, settings: Settings) -> GatewaySettings:
+        try:
+            options = settings.topology.service(settings.service).options
+        except ConfigurationError:
+            options = {}
+        try:
+            return cls.model_validate(options)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            raise ConfigurationError(f"gateway options: {where}: {first['msg']}") from exc

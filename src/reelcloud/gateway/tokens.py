@@ -1,0 +1,56 @@
+"""Session tokens: `base64url(claims JSON).base64url(HMAC-SHA256)`, with an expiry.
+
+Until the accounts service issues real sessions, the gateway signs and checks these with a
+shared secret (the dev default in settings).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import time
+from typing import Any
+
+import orjson
+
+from reelcloud.platform.errors import ReelcloudError
+
+
+class InvalidTokenError(ReelcloudError):
+    status = 401
+    code = "invalid_token"
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def issue(secret: str, member_id: str, *, ttl_s: int = 3600, now: float | None = None) -> str:
+    claims = {"sub": member_id, "exp": int((now or time.time()) + ttl_s)}
+    payload = _b64(orjson.dumps(claims))
+    signature = hmac.new(secret.encode(), payload.encode(), hashlib.sha256).digest()
+    return f"{payload}.{_b64(signature)}"
+
+
+def verify(secret: str, token: str, *, now: float | None = None) -> dict[str, Any]:
+    if len(token) > 4096 or token.count(".") != 1:
+        raise InvalidTokenError("malformed session token")
+    payload, signature = token.split(".")
+    expected = hmac.new(secret.encode(), payload.encode(), hashlib.sha256).digest()
+    try:
+        given = _unb64(signature)
+        claims = orjson.loads(_unb64(payload))
+    except (ValueError, orjson.JSONDecodeError):
+        raise InvalidTokenError("malformed session token") from None
+    if not hmac.compare_digest(expected, given):
+        raise InvalidTokenError("session token signature does not match")
+    if not isinstance(claims, dict) or not isinstance(claims.get("sub"), str):
+        raise InvalidTokenError("session token has no member")
+    if not isinstance(claims.get("exp"), int) or claims["exp"] < (now or time.time()):
+        raise InvalidTokenError("session token has expired")
+    return claims
