@@ -78,7 +78,7 @@ def build_chain(options: GatewaySettings, state: ServiceState, routes: RouteTabl
         MetricsFilter(state.metrics.registry),
     ]
     if options.access_log:
-        outbound.append(AccessLogFilter())
+        outbound.append(AccessLogFilter(state.settings.service, state.settings.instance_id))
     return FilterChain(inbound, endpoints, outbound, in_flight)
 
 

@@ -110,4 +110,10 @@ async def _main(settings: Settings, factory: AppFactory) -> None:
 
 
 def run_service(settings: Settings) -> None:
-    asyncio.run(_main(settings, resolve_entrypoint(settings)))
+    factory = resolve_entrypoint(settings)
+    if settings.event_loop == "uvloop":
+        import uvloop
+
+        uvloop.run(_main(settings, factory))
+    else:
+        asyncio.run(_main(settings, factory))

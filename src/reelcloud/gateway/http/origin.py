@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections import defaultdict
 from dataclasses import dataclass
+from typing import cast
 
 import httptools
 
@@ -52,8 +53,8 @@ class _OriginConnection(asyncio.Protocol):
         self.reusable = True
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
+        # uvloop's transports are not asyncio.Transport subclasses, but behave as one.
+        self._transport = cast(asyncio.Transport, transport)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.reusable = False
@@ -108,15 +109,19 @@ class _OriginConnection(asyncio.Protocol):
         self._transport.write(head + body if len(body) < 65536 else head)
         if len(body) >= 65536:
             self._transport.write(body)
+        future = self._future
+        # A timer handle is cheaper than asyncio.timeout() on this per-request path.
+        timer = asyncio.get_running_loop().call_later(timeout_s, self._expire, future, timeout_s)
         try:
-            async with asyncio.timeout(timeout_s):
-                return await self._future
-        except TimeoutError:
-            self.reusable = False
-            self.close()
-            raise OriginReadTimeout(f"no response within {timeout_s:.1f} s") from None
+            return await future
         finally:
+            timer.cancel()
             self._future = None
+
+    def _expire(self, future: asyncio.Future[OriginResponse], timeout_s: float) -> None:
+        if not future.done():
+            future.set_exception(OriginReadTimeout(f"no response within {timeout_s:.1f} s"))
+            self.close()
 
     def close(self) -> None:
         self.reusable = False

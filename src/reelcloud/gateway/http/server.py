@@ -13,6 +13,7 @@ import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import cast
 from urllib.parse import unquote_to_bytes
 
 import httptools
@@ -52,6 +53,7 @@ class HttpServerProtocol(asyncio.Protocol):
         self._worker: asyncio.Task[None] | None = None
         self._closing = False
         self._idle: asyncio.TimerHandle | None = None
+        self._last_active = 0.0
         self._reset()
 
     def _reset(self) -> None:
@@ -64,8 +66,8 @@ class HttpServerProtocol(asyncio.Protocol):
     # ---- transport events ---------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
+        # uvloop's transports are not asyncio.Transport subclasses, but behave as one.
+        self._transport = cast(asyncio.Transport, transport)
         peer = transport.get_extra_info("peername")
         self._peer = peer[0] if peer else ""
         self._arm_idle()
@@ -99,8 +101,6 @@ class HttpServerProtocol(asyncio.Protocol):
 
     def on_message_begin(self) -> None:
         self._reset()
-        if self._idle is not None:
-            self._idle.cancel()
 
     def on_url(self, url: bytes) -> None:
         self._url += url
@@ -196,11 +196,23 @@ class HttpServerProtocol(asyncio.Protocol):
             self._transport.close()
 
     def _arm_idle(self) -> None:
-        if self._idle is not None:
-            self._idle.cancel()
-        if not self._closing:
-            loop = asyncio.get_running_loop()
-            self._idle = loop.call_later(self._limits.keep_alive_timeout_s, self._close)
+        """Note activity; one timer per connection checks it (re-arming a timer for every
+        request would cost more than the check)."""
+        loop = asyncio.get_running_loop()
+        self._last_active = loop.time()
+        if self._idle is None and not self._closing:
+            self._idle = loop.call_later(self._limits.keep_alive_timeout_s, self._check_idle)
+
+    def _check_idle(self) -> None:
+        self._idle = None
+        loop = asyncio.get_running_loop()
+        idle_for = loop.time() - self._last_active
+        busy = bool(self._queue) or (self._worker is not None and not self._worker.done())
+        if idle_for >= self._limits.keep_alive_timeout_s and not busy:
+            self._close()
+        elif not self._closing:
+            wait = max(0.1, self._limits.keep_alive_timeout_s - idle_for)
+            self._idle = loop.call_later(wait, self._check_idle)
 
 
 async def start_server(

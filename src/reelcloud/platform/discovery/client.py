@@ -113,6 +113,9 @@ class DiscoveryClient:
         self._balancer = ZoneAwareRoundRobin(zone)
         self._apps = Applications()
         self._quarantined: dict[str, _Quarantine] = {}
+        # Usable instances per app, valid until the copy or the quarantine changes: choosing
+        # an instance is on every proxied request's path.
+        self._usable: dict[str, list[InstanceInfo]] = {}
         self._session: aiohttp.ClientSession | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self.registered = False
@@ -219,6 +222,7 @@ class DiscoveryClient:
         body = await self._get("apps/")
         apps = json_codec.decode_applications(body)
         self._apps = apps
+        self._usable = {}
         self.last_fetch_at = self._clock.now()
         self.full_fetches += 1
 
@@ -244,6 +248,7 @@ class DiscoveryClient:
             await self.fetch_full()
             return
         self._apps = merged
+        self._usable = {}
         self.last_fetch_at = self._clock.now()
 
     async def refresh(self) -> None:
@@ -268,13 +273,20 @@ class DiscoveryClient:
 
     def instances(self, service: str, *, usable_only: bool = True) -> list[InstanceInfo]:
         """Instances of a service: by default only UP ones not quarantined locally."""
-        found = self._apps.instances(service.upper())
         if not usable_only:
-            return found
+            return self._apps.instances(service.upper())
+        if not self._quarantined:
+            cached = self._usable.get(service)
+            if cached is not None:
+                return cached
+        found = self._apps.instances(service.upper())
         now = self._clock.monotonic()
-        return [
+        usable = [
             i for i in found if i.status is InstanceStatus.UP and not self._is_quarantined(i, now)
         ]
+        if not self._quarantined:
+            self._usable[service] = usable
+        return usable
 
     def choose(self, service: str) -> InstanceInfo:
         chosen = self._balancer.choose(service.upper(), self.instances(service))
@@ -289,6 +301,7 @@ class DiscoveryClient:
             until=self._clock.monotonic() + self._quarantine_s,
             registration_ts=instance.lease_info.registration_ts,
         )
+        self._usable = {}
         log.info("dropped %s locally: connection failed", instance.instance_id)
 
     def _is_quarantined(self, instance: InstanceInfo, now: float) -> bool:

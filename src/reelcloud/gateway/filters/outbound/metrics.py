@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from reelcloud.gateway.context import RequestContext
@@ -28,8 +30,16 @@ class MetricsFilter(OutboundFilter):
             registry=registry,
         )
 
+        self._children: dict[tuple[str, int, str], tuple[Any, Any]] = {}
+
     async def apply(self, ctx: RequestContext) -> None:
         status = ctx.response.status if ctx.response is not None else 500
-        route = ctx.route or "unrouted"
-        self._requests.labels(route, str(status), ctx.outcome.value).inc()
-        self._latency.labels(route).observe(ctx.passport.elapsed_s())
+        key = (ctx.route or "unrouted", status, ctx.outcome.value)
+        children = self._children.get(key)
+        if children is None:  # labels() looks up under a lock: do it once per combination
+            children = self._children[key] = (
+                self._requests.labels(key[0], str(status), key[2]),
+                self._latency.labels(key[0]),
+            )
+        children[0].inc()
+        children[1].observe(ctx.passport.elapsed_s())

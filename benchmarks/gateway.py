@@ -1,0 +1,254 @@
+"""Gateway benchmark: a small JSON request (a) straight to the origin, (b) through the
+gateway with all its filters on, (c) through nginx `proxy_pass`, same origin, same run.
+
+The origin is nginx answering a fixed ~200-byte JSON body (so the origin is never what limits
+a proxy), registered in a real registry for the gateway to discover. Each proxy runs one
+worker pinned to CPU 1; wrk and the origin share CPU 0 (`taskset`). wrk: 1 thread, 64
+connections. The half-load figure paces wrk (a Lua `delay`) to half the gateway's maximum rate
+and reads its p99; pacing per connection is closed-loop, so it understates queueing delay a
+little (coordinated omission).
+
+Needs Debian's nginx and wrk (installed here when missing and running as root).
+
+    python benchmarks/gateway.py [--quick]
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import aiohttp
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.support.factories import free_port, instance, topology_dict
+
+import harness
+from reelcloud.platform.eureka import json_codec
+
+BODY = json.dumps(
+    {
+        "id": "t-1042",
+        "title": "The Long Night",
+        "year": 2024,
+        "rating": "TV-14",
+        "genres": ["drama", "thriller"],
+        "runtime_s": 3120,
+        "available": True,
+    }
+)
+
+
+def ensure_tools() -> None:
+    missing = [tool for tool in ("nginx", "wrk", "taskset") if shutil.which(tool) is None]
+    if missing and os.geteuid() == 0:
+        subprocess.run(
+            ["apt-get", "install", "-y", "-qq", "nginx-light", "wrk"],
+            check=True,
+            env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
+            capture_output=True,
+        )
+    missing = [tool for tool in ("nginx", "wrk", "taskset") if shutil.which(tool) is None]
+    if missing:
+        raise SystemExit(f"benchmarks/gateway.py needs {missing}: apt-get install nginx-light wrk")
+
+
+def nginx_conf(work: Path, name: str, server: str, upstream: str = "") -> Path:
+    conf = work / f"{name}.conf"
+    conf.write_text(f"""
+worker_processes 1;
+daemon off;
+pid {work}/{name}.pid;
+error_log {work}/{name}.error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+  access_log off;
+  client_body_temp_path {work}/{name}-body;
+  proxy_temp_path {work}/{name}-proxy;
+  {upstream}
+  server {{ {server} }}
+}}
+""")
+    return conf
+
+
+def start(
+    argv: list[str], cpu: int, log: Path, env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
+    with open(log, "ab") as out:
+        return subprocess.Popen(["taskset", "-c", str(cpu), *argv], stdout=out, stderr=out, env=env)
+
+
+def wrk(url: str, seconds: int, script: Path | None = None) -> dict[str, float]:
+    argv = ["taskset", "-c", "0", "wrk", "-t1", "-c64", f"-d{seconds}s", "--latency"]
+    if script is not None:
+        argv += ["-s", str(script)]
+    out = subprocess.run([*argv, url], capture_output=True, text=True, check=True).stdout
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    result = {"rps": rate, "non_2xx": float(non_2xx.group(1)) if non_2xx else 0.0}
+    for pct in ("50", "99"):
+        match = re.search(rf"\s{pct}(?:\.000)?%\s+([\d.]+)(us|ms|s)", out)
+        if match:
+            value = float(match.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[match.group(2)]
+            result[f"p{pct}_ms"] = value
+    return result
+
+
+async def wait_http(url: str, timeout_s: float = 20) -> None:
+    deadline = time.monotonic() + timeout_s
+    async with aiohttp.ClientSession() as session:
+        while time.monotonic() < deadline:
+            try:
+                async with session.get(url) as response:
+                    if response.status == 200:
+                        return
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.1)
+    raise RuntimeError(f"{url} did not answer")
+
+
+async def register_origin(registry_url: str, port: int) -> None:
+    origin = instance("BENCH-ORIGIN", 1, port=port)
+    origin.vip_address = "bench-origin"
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(
+            f"{registry_url}/eureka/apps/BENCH-ORIGIN",
+            data=json_codec.encode_instance(origin),
+            headers={"Content-Type": "application/json"},
+        ) as response,
+    ):
+        assert response.status == 204, await response.text()
+
+
+async def run(quick: bool) -> dict[str, float]:
+    ensure_tools()
+    seconds = 5 if quick else 15
+    work = Path(tempfile.mkdtemp(prefix="reelcloud-gw-bench-"))
+    origin_port, nginx_port, gateway_port, registry_port = (free_port() for _ in range(4))
+    processes: list[subprocess.Popen[bytes]] = []
+    try:
+        body = BODY.replace("'", "")
+        origin = nginx_conf(
+            work,
+            "origin",
+            f"""listen 127.0.0.1:{origin_port};
+          location / {{ default_type application/json; return 200 '{body}'; }}""",
+        )
+        proxy = nginx_conf(
+            work,
+            "proxy",
+            f"""listen 127.0.0.1:{nginx_port};
+          location / {{ proxy_pass http://origin; proxy_http_version 1.1;
+                       proxy_set_header Connection ""; }}""",
+            upstream=f"upstream origin {{ server 127.0.0.1:{origin_port}; keepalive 64; }}",
+        )
+        processes.append(
+            start(["nginx", "-c", str(origin), "-p", str(work)], 0, work / "origin.log")
+        )
+        processes.append(start(["nginx", "-c", str(proxy), "-p", str(work)], 1, work / "proxy.log"))
+
+        routes = work / "routes.yaml"
+        routes.write_text(yaml.safe_dump({"routes": [{"prefix": "/", "origin": "bench-origin"}]}))
+        gateway = {
+            "name": "gateway",
+            "entrypoint": "reelcloud.gateway.app:create_app",
+            "options": {
+                "listen_port": gateway_port,
+                "routes_file": str(routes),
+                "rate_per_client_per_s": 1e9,
+                "burst_per_client": 10**9,
+            },
+        }
+        doc = topology_dict(
+            [registry_port],
+            services=[gateway],
+            lease_renewal_interval_s=30,
+            lease_duration_s=90,
+            registry_fetch_interval_s=1,
+        )
+        (work / "topology.yaml").write_text(yaml.safe_dump(doc))
+        env = {
+            **os.environ,
+            "REELCLOUD_TOPOLOGY_FILE": str(work / "topology.yaml"),
+            "REELCLOUD_DATA_DIR": str(work),
+            "REELCLOUD_LOG_LEVEL": "INFO",
+        }
+        registry_env = {
+            **env,
+            "REELCLOUD_PORT": str(registry_port),
+            "REELCLOUD_INSTANCE_ID": "bench:registry:1",
+        }
+        processes.append(
+            start(
+                [sys.executable, "-m", "reelcloud", "run", "registry"],
+                0,
+                work / "registry.log",
+                registry_env,
+            )
+        )
+        await wait_http(f"http://127.0.0.1:{registry_port}/readyz")
+        await register_origin(f"http://127.0.0.1:{registry_port}", origin_port)
+        gateway_env = {**env, "REELCLOUD_INSTANCE_ID": "bench:gateway:1"}
+        processes.append(
+            start(
+                [sys.executable, "-m", "reelcloud", "run", "gateway"],
+                1,
+                work / "gateway.log",
+                gateway_env,
+            )
+        )
+        await wait_http(f"http://127.0.0.1:{gateway_port}/title")
+        await wait_http(f"http://127.0.0.1:{nginx_port}/title")
+
+        results = {}
+        for name, port in (
+            ("direct", origin_port),
+            ("nginx", nginx_port),
+            ("gateway", gateway_port),
+        ):
+            print(f"{name}: wrk {seconds} s …", file=sys.stderr, flush=True)
+            wrk(f"http://127.0.0.1:{port}/title", 1)  # warm up connections and pools
+            results[name] = wrk(f"http://127.0.0.1:{port}/title", seconds)
+        half = results["gateway"]["rps"] / 2
+        script = work / "paced.lua"
+        script.write_text(f"function delay() return {1000 * 64 / half:.3f} end\n")
+        print(f"gateway at half load ({half:,.0f} req/s) …", file=sys.stderr, flush=True)
+        results["gateway_half"] = wrk(f"http://127.0.0.1:{gateway_port}/title", seconds, script)
+    finally:
+        for proc in processes:
+            proc.terminate()
+        for proc in processes:
+            proc.wait(timeout=10)
+
+    print(f"{'':14}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'non-2xx':>9}")
+    for name, r in results.items():
+        print(
+            f"{name:14}{r['rps']:>10,.0f}{r.get('p50_ms', 0):>9.2f}"
+            f"{r.get('p99_ms', 0):>9.2f}{r['non_2xx']:>9.0f}"
+        )
+    return {
+        "ratio_vs_nginx": round(results["gateway"]["rps"] / results["nginx"]["rps"], 3),
+        "ratio_vs_direct": round(results["gateway"]["rps"] / results["direct"]["rps"], 3),
+        "p99_ms_half_load": round(results["gateway_half"].get("p99_ms", 0.0), 2),
+        "gateway_rps": round(results["gateway"]["rps"]),
+        "nginx_rps": round(results["nginx"]["rps"]),
+        "direct_rps": round(results["direct"]["rps"]),
+        "gateway_p99_ms_full_load": round(results["gateway"].get("p99_ms", 0.0), 2),
+    }
+
+
+if __name__ == "__main__":
+    harness.main(__doc__ or "", run)
