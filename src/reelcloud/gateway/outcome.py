@@ -7,6 +7,9 @@ from enum import StrEnum
 
 
 class Outcome(StrEnum):
+    # Members are str: use them as strings directly (`.value` is a slow property lookup on the
+    # per-request path).
+
     SUCCESS = "SUCCESS"  # proxied, origin answered < 400 (or < 500 for client errors below)
     SUCCESS_NOT_FOUND = "SUCCESS_NOT_FOUND"  # origin answered 404
     SUCCESS_LOCAL = "SUCCESS_LOCAL"  # answered here: static files, health

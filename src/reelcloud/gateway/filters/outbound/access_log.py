@@ -49,13 +49,13 @@ class AccessLogFilter(OutboundFilter):
         entry: dict[str, Any] = {
             "ts": f"{self._second_text}.{int(now % 1 * 1000):03d}Z",
             **self._static,
-            "msg": f"{ctx.request.method} {ctx.request.path[:200]} {status} {ctx.outcome.value}",
+            "msg": f"{ctx.request.method} {ctx.request.path[:200]} {status} {ctx.outcome}",
             "request_id": ctx.request_id,
             "client": ctx.client_address,
             "route": ctx.route,
             "origin": ctx.origin,
             "status": status,
-            "outcome": ctx.outcome.value,
+            "outcome": ctx.outcome,
             "duration_ms": round(ctx.passport.elapsed_s() * 1000, 3),
         }
         if ctx.attempts:

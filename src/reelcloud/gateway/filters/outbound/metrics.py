@@ -34,7 +34,7 @@ class MetricsFilter(OutboundFilter):
 
     async def apply(self, ctx: RequestContext) -> None:
         status = ctx.response.status if ctx.response is not None else 500
-        key = (ctx.route or "unrouted", status, ctx.outcome.value)
+        key = (ctx.route or "unrouted", status, ctx.outcome)
         children = self._children.get(key)
         if children is None:  # labels() looks up under a lock: do it once per combination
             children = self._children[key] = (

@@ -16,6 +16,6 @@ class ResponseIdFilter(OutboundFilter):
     async def apply(self, ctx: RequestContext) -> None:
         assert ctx.response is not None
         ctx.response.set_header(b"x-request-id", ctx.request_id.encode())
-        ctx.response.headers.append((b"x-reelcloud-outcome", ctx.outcome.value.encode()))
+        ctx.response.headers.append((b"x-reelcloud-outcome", ctx.outcome.encode()))
         if ctx.attempts:
             ctx.response.headers.append((b"x-reelcloud-proxy-attempts", b"%d" % len(ctx.attempts)))
