@@ -13,7 +13,7 @@ import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from reelcloud.platform.clock import Clock, SystemClock
 from reelcloud.platform.errors import (
@@ -292,9 +292,3 @@ async def _lazy(run: Callable[[], Awaitable[T]] | None) -> T:
     """Create the call's coroutine only once the bulkhead has admitted it."""
     assert run is not None
     return await run()
-
-
-def snapshot_fields(metrics: CommandMetrics) -> dict[str, Any]:
-    """Rolling counts by event name, for streams and tests."""
-    totals = metrics.counter.totals()
-    return {event.value: totals[event] for event in CommandEvent}
