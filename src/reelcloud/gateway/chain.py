@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
 from collections.abc import Sequence
 
@@ -30,16 +31,21 @@ class FilterChain:
         self.endpoints = {e.endpoint: e for e in endpoints}
         self.outbound = _ordered(outbound)
         self.in_flight = in_flight
+        self._inbound_steps = [(f, inspect.iscoroutinefunction(f.apply)) for f in self.inbound]
+        self._outbound_steps = [(f, inspect.iscoroutinefunction(f.apply)) for f in self.outbound]
 
     async def handle(self, request: Request) -> Response:
         ctx = RequestContext(request)
         self.in_flight.count += 1
         try:
             await self._inbound_and_endpoint(ctx)
-            for outbound in self.outbound:
+            for outbound, is_async in self._outbound_steps:
                 try:
                     if outbound.should_filter(ctx):
-                        await outbound.apply(ctx)
+                        if is_async:
+                            await outbound.apply(ctx)  # type: ignore[misc]
+                        else:
+                            outbound.apply(ctx)
                 except Exception:
                     log.exception("outbound filter %s failed", outbound.name)
         finally:
@@ -49,18 +55,21 @@ class FilterChain:
 
     async def _inbound_and_endpoint(self, ctx: RequestContext) -> None:
         try:
-            for inbound in self.inbound:
-                if ctx.stopped:
+            for inbound, is_async in self._inbound_steps:
+                if ctx.response is not None:
                     return
                 if inbound.should_filter(ctx):
-                    await inbound.apply(ctx)
+                    if is_async:
+                        await inbound.apply(ctx)  # type: ignore[misc]
+                    else:
+                        inbound.apply(ctx)
             if ctx.stopped:
                 return
             endpoint = self.endpoints.get(ctx.endpoint)
             if endpoint is None:
                 ctx.fail(500, "no_endpoint", f"no endpoint {ctx.endpoint!r}", Outcome.FAILURE_LOCAL)
                 return
-            await endpoint.apply(ctx)
+            await endpoint.apply(ctx)  # type: ignore[misc]
             if ctx.response is None:
                 ctx.fail(
                     500, "no_response", "the endpoint produced no response", Outcome.FAILURE_LOCAL

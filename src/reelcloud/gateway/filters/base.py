@@ -1,12 +1,17 @@
-"""The filter contract (Zuul's): an order, `should_filter(ctx)` and an async `apply(ctx)`.
+"""The filter contract (Zuul's): an order, `should_filter(ctx)` and `apply(ctx)`.
 
 Inbound filters run in order until one stops the chain (by setting a response); then exactly
 one endpoint filter produces the response (the one routing named); outbound filters always
 run, in order, on whatever response there is.
+
+As in Zuul, a filter is sync or async: `apply` is a plain method when the filter never waits
+(most of them) and `async def` when it does (the proxy, fault-injected delays). The chain
+calls sync filters directly: a coroutine per filter per request is measurable at the edge.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from typing import ClassVar
 
 from reelcloud.gateway.context import RequestContext
@@ -20,7 +25,7 @@ class Filter:
     def should_filter(self, ctx: RequestContext) -> bool:
         return True
 
-    async def apply(self, ctx: RequestContext) -> None:
+    def apply(self, ctx: RequestContext) -> Awaitable[None] | None:
         raise NotImplementedError
 
     def close(self) -> None:

@@ -50,7 +50,11 @@ class HttpServerProtocol(asyncio.Protocol):
         self._transport: asyncio.Transport | None = None
         self._peer = ""
         self._queue: deque[Request] = deque()
+        # One worker task per connection answers its requests in order; it waits on a future
+        # between requests (cheaper than a new task per request on keep-alive connections).
         self._worker: asyncio.Task[None] | None = None
+        self._waiter: asyncio.Future[None] | None = None
+        self._refusal: Response | None = None  # answered once the requests before it are
         self._closing = False
         self._idle: asyncio.TimerHandle | None = None
         self._last_active = 0.0
@@ -151,13 +155,23 @@ class HttpServerProtocol(asyncio.Protocol):
         self._queue.append(request)
         if len(self._queue) >= self._limits.max_pipelined and self._transport is not None:
             self._transport.pause_reading()
-        if self._worker is None or self._worker.done():
-            self._worker = asyncio.get_running_loop().create_task(self._work())
+        self._wake()
 
     # ---- answering ----------------------------------------------------------------------------
 
     async def _work(self) -> None:
-        while self._queue and not self._closing:
+        loop = asyncio.get_running_loop()
+        while not self._closing:
+            if not self._queue:
+                if self._refusal is not None:
+                    self._write(self._refusal, keep_alive=False)
+                    self._close()
+                    return
+                self._arm_idle()
+                self._waiter = loop.create_future()
+                await self._waiter
+                self._waiter = None
+                continue
             request = self._queue.popleft()
             try:
                 response = await self._handler(request)
@@ -170,7 +184,6 @@ class HttpServerProtocol(asyncio.Protocol):
                 return
             if self._transport is not None and not self._transport.is_reading():
                 self._transport.resume_reading()
-        self._arm_idle()
 
     def _write(self, response: Response, *, keep_alive: bool, head: bool = False) -> None:
         if self._transport is not None and not self._closing:
@@ -178,17 +191,16 @@ class HttpServerProtocol(asyncio.Protocol):
 
     def _refuse(self, status: int, code: str, message: str) -> None:
         """Answer a request refused while parsing, after the ones already queued, then close."""
-        response = self._rejected(status, code, message)
-
-        async def after_queue() -> None:
-            if self._worker is not None and not self._worker.done():
-                await asyncio.shield(self._worker)
-            self._write(response, keep_alive=False)
-            self._close()
-
-        self._closing_after = asyncio.get_running_loop().create_task(after_queue())
+        self._refusal = self._rejected(status, code, message)
         if self._transport is not None:
             self._transport.pause_reading()
+        self._wake()
+
+    def _wake(self) -> None:
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+        elif self._worker is None:
+            self._worker = asyncio.get_running_loop().create_task(self._work())
 
     def _close(self) -> None:
         self._closing = True
@@ -207,7 +219,8 @@ class HttpServerProtocol(asyncio.Protocol):
         self._idle = None
         loop = asyncio.get_running_loop()
         idle_for = loop.time() - self._last_active
-        busy = bool(self._queue) or (self._worker is not None and not self._worker.done())
+        # Busy: requests waiting, or the worker is answering one (it is not parked on _waiter).
+        busy = bool(self._queue) or (self._worker is not None and self._waiter is None)
         if idle_for >= self._limits.keep_alive_timeout_s and not busy:
             self._close()
         elif not self._closing:

@@ -17,7 +17,7 @@ class AuthenticationFilter(InboundFilter):
     def __init__(self, secret: str) -> None:
         self._secret = secret
 
-    async def apply(self, ctx: RequestContext) -> None:
+    def apply(self, ctx: RequestContext) -> None:
         requirement = ctx.auth
         token = _token(ctx)
         if token is None or requirement == "none":

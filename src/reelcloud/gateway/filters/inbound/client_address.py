@@ -16,7 +16,7 @@ class ClientAddressFilter(InboundFilter):
     def __init__(self, trusted_proxies: frozenset[str]) -> None:
         self._trusted = trusted_proxies
 
-    async def apply(self, ctx: RequestContext) -> None:
+    def apply(self, ctx: RequestContext) -> None:
         address = ctx.request.peer
         forwarded = ctx.request.header(b"x-forwarded-for")
         if forwarded and address in self._trusted:

@@ -18,6 +18,6 @@ class CorsPreflightFilter(InboundFilter):
             ctx.request.header(b"access-control-request-method")
         )
 
-    async def apply(self, ctx: RequestContext) -> None:
+    def apply(self, ctx: RequestContext) -> None:
         ctx.outcome = Outcome.SUCCESS_LOCAL
         ctx.response = Response(204)

@@ -25,7 +25,7 @@ class LoadSheddingFilter(InboundFilter):
     def should_filter(self, ctx: RequestContext) -> bool:
         return self._in_flight.count > self._limit
 
-    async def apply(self, ctx: RequestContext) -> None:
+    def apply(self, ctx: RequestContext) -> None:
         ctx.fail(
             503,
             "overloaded",

@@ -16,7 +16,7 @@ class MethodGuardFilter(InboundFilter):
     def should_filter(self, ctx: RequestContext) -> bool:
         return ctx.request.method not in ALLOWED
 
-    async def apply(self, ctx: RequestContext) -> None:
+    def apply(self, ctx: RequestContext) -> None:
         ctx.fail(
             405,
             "method_not_allowed",

@@ -16,7 +16,7 @@ class RateLimitFilter(InboundFilter):
         self._per_client = per_client
         self._per_member = per_member
 
-    async def apply(self, ctx: RequestContext) -> None:
+    def apply(self, ctx: RequestContext) -> None:
         wait = self._per_client.take(ctx.client_address)
         member = ctx.claims.get("sub")
         if not wait and member:

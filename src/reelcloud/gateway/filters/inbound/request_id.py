@@ -22,7 +22,7 @@ class RequestIdFilter(InboundFilter):
         self._prefix = os.urandom(8).hex()
         self._counter = itertools.count(1)
 
-    async def apply(self, ctx: RequestContext) -> None:
+    def apply(self, ctx: RequestContext) -> None:
         given = ctx.request.header(b"x-request-id")
         if given and ctx.request.peer in self._trusted and _VALID.match(given):
             ctx.request_id = given.decode()

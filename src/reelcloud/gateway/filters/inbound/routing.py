@@ -16,7 +16,7 @@ class RoutingFilter(InboundFilter):
     def __init__(self, table: RouteTable) -> None:
         self.table = table
 
-    async def apply(self, ctx: RequestContext) -> None:
+    def apply(self, ctx: RequestContext) -> None:
         route = self.table.match(ctx.request.path)
         if route is None:
             ctx.fail(

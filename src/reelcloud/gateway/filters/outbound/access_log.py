@@ -39,7 +39,7 @@ class AccessLogFilter(OutboundFilter):
         self._second = -1
         self._second_text = ""
 
-    async def apply(self, ctx: RequestContext) -> None:
+    def apply(self, ctx: RequestContext) -> None:
         status = ctx.response.status if ctx.response is not None else 500
         now = time.time()
         second = int(now)

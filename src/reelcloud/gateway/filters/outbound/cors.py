@@ -19,7 +19,7 @@ class CorsFilter(OutboundFilter):
     def should_filter(self, ctx: RequestContext) -> bool:
         return ctx.response is not None and ctx.request.header(b"origin") in self._origins
 
-    async def apply(self, ctx: RequestContext) -> None:
+    def apply(self, ctx: RequestContext) -> None:
         assert ctx.response is not None
         origin = ctx.request.header(b"origin") or b""
         ctx.response.headers += [

@@ -32,7 +32,7 @@ class MetricsFilter(OutboundFilter):
 
         self._children: dict[tuple[str, int, str], tuple[Any, Any]] = {}
 
-    async def apply(self, ctx: RequestContext) -> None:
+    def apply(self, ctx: RequestContext) -> None:
         status = ctx.response.status if ctx.response is not None else 500
         key = (ctx.route or "unrouted", status, ctx.outcome)
         children = self._children.get(key)

@@ -13,7 +13,7 @@ class ResponseIdFilter(OutboundFilter):
     def should_filter(self, ctx: RequestContext) -> bool:
         return ctx.response is not None
 
-    async def apply(self, ctx: RequestContext) -> None:
+    def apply(self, ctx: RequestContext) -> None:
         assert ctx.response is not None
         ctx.response.set_header(b"x-request-id", ctx.request_id.encode())
         ctx.response.headers.append((b"x-reelcloud-outcome", ctx.outcome.encode()))

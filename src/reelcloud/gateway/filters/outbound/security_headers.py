@@ -17,7 +17,7 @@ class SecurityHeadersFilter(OutboundFilter):
     def should_filter(self, ctx: RequestContext) -> bool:
         return ctx.response is not None
 
-    async def apply(self, ctx: RequestContext) -> None:
+    def apply(self, ctx: RequestContext) -> None:
         assert ctx.response is not None
         present = {k.lower() for k, _ in ctx.response.headers}
         ctx.response.headers += [(k, v) for k, v in HEADERS if k not in present]
