@@ -36,8 +36,6 @@ class AccessLogFilter(OutboundFilter):
         self._flush_scheduled = False
         self._second = -1
         self._second_text = ""
-        self._second = -1
-        self._second_text = ""
 
     def apply(self, ctx: RequestContext) -> None:
         status = ctx.response.status if ctx.response is not None else 500
