@@ -63,9 +63,11 @@ HOP_BY_HOP = frozenset(
 
 
 def serialize(response: Response, *, keep_alive: bool, head: bool = False) -> bytes:
+    """The response on the wire. Headers are written as given: whoever copies headers from an
+    origin drops the hop-by-hop ones (the proxy endpoint), once."""
     reason = _REASONS.get(response.status, b"Unknown")
     lines = [b"HTTP/1.1 %d %s" % (response.status, reason)]
-    lines.extend(k + b": " + v for k, v in response.headers if k.lower() not in HOP_BY_HOP)
+    lines.extend([k + b": " + v for k, v in response.headers])
     lines.append(b"content-length: %d" % len(response.body))
     if not keep_alive:
         lines.append(b"connection: close")

@@ -15,6 +15,8 @@ from reelcloud.gateway.outcome import Outcome, outcome_of_origin_status
 from reelcloud.platform.discovery import DiscoveryClient, ZoneAwareRoundRobin
 
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS"})
+# Response headers not passed on: hop-by-hop ones, and the request id the gateway sets itself.
+_NOT_COPIED = HOP_BY_HOP | {b"x-request-id"}
 # Headers a client may not set: the gateway is the only one that speaks them to origins.
 INTERNAL = frozenset({b"x-reelcloud-member", b"x-request-id", b"x-forwarded-for", b"host"})
 
@@ -143,7 +145,7 @@ class ProxyEndpoint(EndpointFilter):
             ctx.outcome = outcome_of_origin_status(response.status)
             ctx.response = Response(
                 response.status,
-                [(k, v) for k, v in response.headers if k not in HOP_BY_HOP],
+                [(k, v) for k, v in response.headers if k not in _NOT_COPIED],
                 response.body,
             )
             ctx.response.headers.append((b"x-reelcloud-instance", instance.instance_id.encode()))

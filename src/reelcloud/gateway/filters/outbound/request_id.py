@@ -15,7 +15,8 @@ class ResponseIdFilter(OutboundFilter):
 
     def apply(self, ctx: RequestContext) -> None:
         assert ctx.response is not None
-        ctx.response.set_header(b"x-request-id", ctx.request_id.encode())
+        # The proxy drops an origin's own x-request-id, so appending cannot duplicate it.
+        ctx.response.headers.append((b"x-request-id", ctx.request_id.encode()))
         ctx.response.headers.append((b"x-reelcloud-outcome", ctx.outcome.encode()))
         if ctx.attempts:
             ctx.response.headers.append((b"x-reelcloud-proxy-attempts", b"%d" % len(ctx.attempts)))
