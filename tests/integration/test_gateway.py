@@ -43,7 +43,7 @@ class World:
         (self.web / "index.html").write_text("<h1>reelcloud</h1>")
         (self.web / "assets" / "app.js").write_text("console.log('hi')")
         (tmp_path / "secret.txt").write_text("not for you")
-        self.origins: list[asyncio.subprocess.Process] = []
+        self.origins: dict[int, asyncio.subprocess.Process] = {}  # by instance number
         self.gateways: list[RunningService] = []
 
     def topology(self, **options):
@@ -75,7 +75,7 @@ class World:
             stderr=asyncio.subprocess.DEVNULL,
         )  # fmt: skip
         await wait_for((self.tmp / "run" / f"host:echo:{number}.json").exists, timeout_s=15)
-        self.origins.append(proc)
+        self.origins[number] = proc
         return proc
 
     async def start_gateway(self, **options) -> str:
@@ -102,7 +102,7 @@ async def world(tmp_path):
         yield world
         for gateway in world.gateways:
             await gateway.stop()
-        for proc in world.origins:
+        for proc in world.origins.values():
             if proc.returncode is None:
                 proc.send_signal(signal.SIGTERM)
                 await proc.wait()
@@ -141,8 +141,8 @@ async def test_routes_by_prefix_and_balances_round_robin(world, http):
 async def test_a_killed_instance_is_invisible_to_clients(world, http):
     base = await world.start_gateway()
     await ready(http, base)
-    world.origins[0].send_signal(signal.SIGKILL)  # no deregistration: the registry still has it
-    await world.origins[0].wait()
+    world.origins[1].send_signal(signal.SIGKILL)  # no deregistration: the registry still has it
+    await world.origins[1].wait()
     for _ in range(10):
         async with http.get(base + "/echo-api/slow?s=0") as response:
             assert response.status == 200
@@ -219,7 +219,7 @@ async def test_rate_limit_answers_429_with_retry_after(world, http):
             if response.status == 429:
                 retry_after = response.headers["retry-after"]
     assert statuses[:5] == [200] * 5
-    assert statuses.count(429) >= 14
+    assert statuses.count(429) >= 12  # a slow machine may refill a token or two meanwhile
     assert retry_after == "1"
 
 
