@@ -3,7 +3,7 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 import orjson
 
@@ -17,25 +17,37 @@ class AccessLogFilter(OutboundFilter):
     """One JSON line per request: who asked what, what answered, how it ended, how long it took.
 
     Same fields as the platform's structured logs, but written straight to the stream in
-    batches every 100 ms: going through `logging` for every request cost a fifth of the
-    gateway's CPU (handler locks, LogRecord objects, formatting).
+    batches every 100 ms, and formatted from a bytes template: going through `logging` cost a
+    fifth of the gateway's CPU, and a dict + orjson per request still ~7 µs. Only what a client
+    controls (the path) and free text are JSON-escaped; request ids and addresses are checked
+    formats already, routes and origins come from configuration (escaped once, cached).
     """
 
     order = 100
     name = "access_log"
 
     def __init__(self, service: str, instance_id: str, stream: BinaryIO | None = None) -> None:
-        self._static = {
-            "level": "INFO",
-            "logger": "reelcloud.gateway.access",
-            "service": service,
-            "instance": instance_id,
-        }
+        self._prefix = (
+            b'","level":"INFO","logger":"reelcloud.gateway.access","service":%s,"instance":%s'
+            % (
+                orjson.dumps(service),
+                orjson.dumps(instance_id),
+            )
+        )
         self._stream = stream or sys.stderr.buffer
         self._lines: list[bytes] = []
         self._flush_scheduled = False
         self._second = -1
-        self._second_text = ""
+        self._second_text = b""
+        self._escaped: dict[str, bytes] = {}
+
+    def _json(self, text: str) -> bytes:
+        escaped = self._escaped.get(text)
+        if escaped is None:
+            escaped = orjson.dumps(text)
+            if len(self._escaped) < 1024:  # routes and origins: a handful of values
+                self._escaped[text] = escaped
+        return escaped
 
     def apply(self, ctx: RequestContext) -> None:
         status = ctx.response.status if ctx.response is not None else 500
@@ -43,24 +55,33 @@ class AccessLogFilter(OutboundFilter):
         second = int(now)
         if second != self._second:  # formatting the date is the costly part: once a second
             self._second = second
-            self._second_text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now))
-        entry: dict[str, Any] = {
-            "ts": f"{self._second_text}.{int(now % 1 * 1000):03d}Z",
-            **self._static,
-            "msg": f"{ctx.request.method} {ctx.request.path[:200]} {status} {ctx.outcome}",
-            "request_id": ctx.request_id,
-            "client": ctx.client_address,
-            "route": ctx.route,
-            "origin": ctx.origin,
-            "status": status,
-            "outcome": ctx.outcome,
-            "duration_ms": round(ctx.passport.elapsed_s() * 1000, 3),
-        }
+            self._second_text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)).encode()
+        request = ctx.request
+        message = orjson.dumps(f"{request.method} {request.path[:200]} {status} {ctx.outcome}")
+        extra = b""
         if ctx.attempts:
-            entry["attempts"] = [f"{a.instance}:{a.status or a.error}" for a in ctx.attempts]
+            attempts = [f"{a.instance}:{a.status or a.error}" for a in ctx.attempts]
+            extra += b',"attempts":' + orjson.dumps(attempts)
         if ctx.error:
-            entry["error"] = ctx.error
-        self._lines.append(orjson.dumps(entry))
+            extra += b',"error":' + orjson.dumps(ctx.error)
+        self._lines.append(
+            b'{"ts":"%s.%03dZ%s,"msg":%s,"request_id":"%s","client":"%s","route":%s,"origin":%s,'
+            b'"status":%d,"outcome":"%s","duration_ms":%.3f%s}'
+            % (
+                self._second_text,
+                int(now % 1 * 1000),
+                self._prefix,
+                message,
+                ctx.request_id.encode(),
+                ctx.client_address.encode(),
+                self._json(ctx.route),
+                self._json(ctx.origin),
+                status,
+                ctx.outcome.encode(),
+                ctx.passport.elapsed_s() * 1000,
+                extra,
+            )
+        )
         if not self._flush_scheduled:
             self._flush_scheduled = True
             asyncio.get_running_loop().call_later(FLUSH_INTERVAL_S, self.flush)
