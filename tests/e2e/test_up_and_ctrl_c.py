@@ -61,7 +61,7 @@ def test_up_then_ctrl_c_leaves_nothing_behind(tmp_path):
             )
             services = sorted(i["service"] for i in current["instances"])
             assert services == ["gateway", "gateway", "registry", "registry"]
-            assert {e["name"] for e in current["engines"]} == {"postgres", "nats"}
+            assert {e["name"] for e in current["engines"]} == {"postgres", "nats", "seaweedfs"}
             # Both gateway processes answer on the one shared port.
             base = f"http://127.0.0.1:{gateway['options']['listen_port']}"
             served = {urllib.request.urlopen(base + "/").status for _ in range(4)}

@@ -12,6 +12,9 @@ import pytest
 from tests.support.cli import ECHO_SERVICE, reelcloud, status, wait_gone, wait_status
 from tests.support.factories import free_port, topology_dict, write_topology
 
+from reelcloud.launcher.engines.seaweedfs import DEV_ACCESS_KEY, DEV_SECRET_KEY
+from reelcloud.platform.storage import ASSETS_BUCKET, ObjectStore
+
 
 def all_up(current):
     return current["phase"] == "running" and all(
@@ -26,6 +29,7 @@ def platform_dir(tmp_path):
     doc["engines"] = {
         "postgres": {"enabled": True},
         "nats": {"enabled": True},
+        "seaweedfs": {"enabled": True},
         "memcached": {"enabled": True},
     }
     topology = write_topology(tmp_path / "topology.yaml", doc)
@@ -52,6 +56,13 @@ async def use_postgres(url):
         await conn.close()
 
 
+async def use_object_store(url):
+    async with ObjectStore(url, DEV_ACCESS_KEY, DEV_SECRET_KEY) as store:
+        await store.ensure_bucket(ASSETS_BUCKET)
+        await store.put(ASSETS_BUCKET, "probe/seg1.m4s", b"segment")
+        return await store.get(ASSETS_BUCKET, "probe/seg1.m4s")
+
+
 async def use_jetstream(url):
     client = await nats.connect(url)
     try:
@@ -73,6 +84,7 @@ def test_platform_runs_supervises_and_scales(platform_dir):
     assert {e["name"] for e in current["engines"]} == {
         "postgres",
         "nats",
+        "seaweedfs",
         "memcached-z1-1",
         "memcached-z2-1",
     }
@@ -91,6 +103,7 @@ def test_platform_runs_supervises_and_scales(platform_dir):
     assert told["database_url_set"] is True
     assert told["memcached"] == {"z1": engines["memcached-z1-1"], "z2": engines["memcached-z2-1"]}
     assert asyncio.run(use_jetstream(engines["nats"])) == (1, b"hello")
+    assert asyncio.run(use_object_store(engines["seaweedfs"])) == b"segment"
 
     # kill -9 an instance: the launcher restarts it and it registers again.
     victim = next(i for i in current["instances"] if i["service"] == "echo")
@@ -147,12 +160,17 @@ def test_bad_topology_is_one_line(tmp_path):
 
 def test_external_engines_are_used_instead_of_embedded(tmp_path):
     doc = topology_dict([free_port()], services=[ECHO_SERVICE])
-    doc["engines"] = {"postgres": {"enabled": True}, "nats": {"enabled": True}}
+    doc["engines"] = {
+        "postgres": {"enabled": True},
+        "nats": {"enabled": True},
+        "seaweedfs": {"enabled": True},
+    }
     topology = write_topology(tmp_path / "topology.yaml", doc)
     data_dir = tmp_path / "data"
     env = {
         "REELCLOUD_DATABASE_URL": "postgresql://app@127.0.0.1:1/elsewhere",
         "REELCLOUD_NATS_URL": "nats://127.0.0.1:2",
+        "REELCLOUD_S3_URL": "http://127.0.0.1:3",
     }
     from tests.support.cli import cli_env
 

@@ -85,7 +85,11 @@ def topology_dict(
             **FAST_REGISTRY,
             **registry,
         },
-        "engines": {"postgres": {"enabled": False}, "nats": {"enabled": False}},
+        "engines": {
+            "postgres": {"enabled": False},
+            "nats": {"enabled": False},
+            "seaweedfs": {"enabled": False},
+        },
         "services": services or [],
     }
 

