@@ -55,12 +55,16 @@ def test_settings_come_from_environment_and_mask_secrets(monkeypatch, tmp_path):
     path = write_topology(tmp_path / "t.yaml", topology_dict([9999]))
     monkeypatch.setenv("REELCLOUD_TOPOLOGY_FILE", str(path))
     monkeypatch.setenv("REELCLOUD_SERVICE", "catalog")
-    monkeypatch.setenv("REELCLOUD_DATABASE_URL", "postgresql://u:secret@h/db")
+    monkeypatch.setenv("REELCLOUD_DATABASE_URL", "postgresql://u:pw-hunter2@h/db")
+    monkeypatch.setenv("REELCLOUD_S3_SECRET_KEY", "s3-hunter3")
     settings = load_settings()
     assert settings.service == "catalog"
     assert settings.registry_url_list == ["http://127.0.0.1:9999/eureka/"]
     assert settings.effective_zone == "z1"
-    assert "secret" not in str(settings.masked())
+    shown = str(settings.masked())
+    assert "hunter2" not in shown
+    assert "hunter3" not in shown
+    assert settings.s3_secret_key.get_secret_value() == "s3-hunter3"
     with pytest.raises(Exception, match="frozen"):
         settings.service = "other"  # type: ignore[misc]
 
