@@ -168,6 +168,69 @@ def run(service: str) -> None:
     run_service(settings)
 
 
+def _with_platform_engines(settings: Settings, data_dir: Path | None) -> Settings:
+    """Settings that reach the engines of the platform running in the data directory, unless
+    the environment names others."""
+    from reelcloud.launcher.datadir import DataDir
+    from reelcloud.launcher.up import engine_env
+
+    state = engine_env(DataDir.at(settings.data_dir))
+    extra: dict[str, Any] = {}
+    if settings.s3_url is None and "REELCLOUD_S3_URL" in state:
+        extra["s3_url"] = state["REELCLOUD_S3_URL"]
+        extra["s3_access_key"] = state.get("REELCLOUD_S3_ACCESS_KEY", "")
+        extra["s3_secret_key"] = state.get("REELCLOUD_S3_SECRET_KEY", "")
+    if settings.nats_url is None and "REELCLOUD_NATS_URL" in state:
+        extra["nats_url"] = state["REELCLOUD_NATS_URL"]
+    return _settings(data_dir, **extra) if extra else settings
+
+
+@app.command()
+def ingest(
+    file: Annotated[Path, typer.Argument(help="The source video.")],
+    title: Annotated[str, typer.Option("--title", help="The title's name.")],
+    year: Annotated[int | None, typer.Option(min=1888, max=2100)] = None,
+    genres: Annotated[str, typer.Option(help="Comma-separated, e.g. drama,thriller")] = "",
+    countries: Annotated[str, typer.Option(help="Where it is licensed, e.g. US,GB")] = "",
+    maturity: Annotated[str, typer.Option(help="Maturity rating")] = "PG",
+    description: Annotated[str, typer.Option()] = "",
+    data_dir: DataDirOption = None,
+) -> None:
+    """Probe, encode (HLS + DASH ladder) and publish a video to the origin."""
+    from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn
+
+    from reelcloud.encoding.pipeline import TitleMetadata
+    from reelcloud.encoding.pipeline import ingest as run_ingest
+
+    if not title.strip():
+        raise ReelcloudError("--title must not be empty")
+    settings = _with_platform_engines(_settings(data_dir), data_dir)
+    metadata = TitleMetadata(
+        title=title.strip(),
+        year=year,
+        genres=[g.strip() for g in genres.split(",") if g.strip()],
+        countries=[c.strip().upper() for c in countries.split(",") if c.strip()],
+        maturity=maturity,
+        description=description,
+    )
+    columns = (TextColumn("{task.description:<14}"), BarColumn(), TaskProgressColumn())
+    with Progress(*columns, console=err, transient=True) as bar:
+        tasks: dict[str, Any] = {}
+
+        def report(stage: str, done: float) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=1.0)
+            bar.update(tasks[stage], completed=done)
+
+        manifest = asyncio.run(run_ingest(settings, file, metadata, progress=report))
+    rungs = ", ".join(r["name"] for r in manifest["rungs"])
+    console.print(
+        f"{manifest['title_id']}  {metadata.title}  {manifest['duration_s']:.1f} s  "
+        f"rungs: {rungs}  files: {len(manifest['files'])}",
+        highlight=False,
+    )
+
+
 @config_app.command("show")
 def config_show(topology: TopologyOption = None, data_dir: DataDirOption = None) -> None:
     """Print the effective settings, secrets masked."""

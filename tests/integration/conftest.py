@@ -1,8 +1,14 @@
+import asyncio
+import time
+
 import aiohttp
 import pytest
 import pytest_asyncio
 from tests.support.factories import free_port, topology
 from tests.support.servers import registry_peers
+
+from reelcloud.launcher.engines.seaweedfs import SeaweedEngine
+from reelcloud.launcher.process import ManagedProcess
 
 
 @pytest.fixture
@@ -22,3 +28,17 @@ async def registry(tmp_path):
     topo = topology([free_port()])
     async with registry_peers(topo, tmp_path) as (peer,):
         yield peer
+
+
+@pytest_asyncio.fixture
+async def seaweed(tmp_path):
+    """A real SeaweedFS S3 gateway (weed mini) on free loopback ports."""
+    engine = SeaweedEngine(tmp_path / "seaweedfs", tmp_path / "seaweedfs.log")
+    process = ManagedProcess(await asyncio.to_thread(engine.prepare), restart=False)
+    process.start()
+    deadline = time.monotonic() + 30
+    while not await engine.ready():
+        assert time.monotonic() < deadline, process.log_tail()
+        await asyncio.sleep(0.2)
+    yield engine
+    await process.stop()

@@ -4,27 +4,12 @@ import asyncio
 import time
 
 import pytest
-import pytest_asyncio
 
-from reelcloud.launcher.engines.seaweedfs import DEV_ACCESS_KEY, DEV_SECRET_KEY, SeaweedEngine
-from reelcloud.launcher.process import ManagedProcess
+from reelcloud.launcher.engines.seaweedfs import DEV_ACCESS_KEY, DEV_SECRET_KEY
 from reelcloud.platform.errors import NotFoundError, UnavailableError
 from reelcloud.platform.storage import ASSETS_BUCKET, ObjectStore
 
 pytestmark = pytest.mark.asyncio
-
-
-@pytest_asyncio.fixture
-async def seaweed(tmp_path):
-    engine = SeaweedEngine(tmp_path / "seaweedfs", tmp_path / "seaweedfs.log")
-    process = ManagedProcess(await asyncio.to_thread(engine.prepare), restart=False)
-    process.start()
-    deadline = time.monotonic() + 30
-    while not await engine.ready():
-        assert time.monotonic() < deadline, process.log_tail()
-        await asyncio.sleep(0.2)
-    yield engine
-    await process.stop()
 
 
 async def ready_store(url, access=DEV_ACCESS_KEY, secret=DEV_SECRET_KEY):

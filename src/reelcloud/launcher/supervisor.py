@@ -81,8 +81,23 @@ class Supervisor:
         self._lock: IO[str] | None = None
         self._http: aiohttp.ClientSession | None = None
         self._scale_lock = asyncio.Lock()
+        self._started_at = time.time()
 
     # ---- lifecycle --------------------------------------------------------------------------
+
+    def _write_state(self) -> None:
+        """launcher.json: how other CLI commands find this platform (pid, control socket) and
+        its engines (URLs and the local development credentials, no secrets of anyone's)."""
+        self.datadir.state_file.write_bytes(
+            orjson.dumps(
+                {
+                    "pid": os.getpid(),
+                    "socket": str(self.datadir.control_socket),
+                    "started_at": self._started_at,
+                    "engines": self.engine_env,
+                }
+            )
+        )
 
     def acquire(self) -> None:
         """One launcher per data directory."""
@@ -96,15 +111,7 @@ class Supervisor:
                 f"a platform is already running with data dir {self.datadir.root}"
             ) from None
         self._lock = lock
-        self.datadir.state_file.write_bytes(
-            orjson.dumps(
-                {
-                    "pid": os.getpid(),
-                    "socket": str(self.datadir.control_socket),
-                    "started_at": time.time(),
-                }
-            )
-        )
+        self._write_state()
 
     def release(self) -> None:
         self.datadir.state_file.unlink(missing_ok=True)
@@ -116,6 +123,7 @@ class Supervisor:
         self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2))
         started = time.monotonic()
         await self._start_engines()
+        self._write_state()
         await self._start_layer(registry_instances(self.settings))
         plans = service_instances(self.settings)
         for layer in sorted({p.layer for p in plans}):

@@ -87,6 +87,17 @@ def start_detached(settings: Settings) -> dict[str, Any]:
     raise LauncherError(f"the platform did not come up in {DETACH_TIMEOUT_S:.0f} s; see {log_path}")
 
 
+def engine_env(datadir: DataDir) -> dict[str, str]:
+    """The engine settings of the platform running in `datadir` ({} when none runs), so
+    commands like `reelcloud ingest` reach the same object store and event bus."""
+    try:
+        state = orjson.loads(datadir.state_file.read_bytes())
+    except (OSError, ValueError):
+        return {}
+    engines = state.get("engines", {})
+    return {str(k): str(v) for k, v in engines.items()} if isinstance(engines, dict) else {}
+
+
 def stop_platform(datadir: DataDir) -> int:
     """Ask the launcher of `datadir` to stop and wait until its process is gone."""
     try:

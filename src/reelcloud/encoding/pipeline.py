@@ -1,0 +1,197 @@
+"""Ingest end to end: probe → upload the source → encode → content ids and the asset manifest
+→ upload → publish → event.
+
+A title becomes visible only when its manifest is written, last; anything that fails before
+that removes the title's files again, so no half-published title is ever seen. Ingesting the
+same source again (after a crash, say) finds the same title id and completes it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import secrets
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import orjson
+
+from reelcloud.encoding.ffmpeg import EncodePlan, encode
+from reelcloud.encoding.ladder import AUDIO_KBPS, ladder_for
+from reelcloud.encoding.probe import SourceInfo, probe
+from reelcloud.platform.events import EventPayload, EventProducer
+from reelcloud.platform.settings import Settings
+from reelcloud.platform.storage import ASSETS_BUCKET, SOURCES_BUCKET, ObjectStore
+
+log = logging.getLogger(__name__)
+
+KEYS_BUCKET = "reelcloud-keys"  # content keys for the license service, never beside segments
+CONTENT_TYPES = {
+    ".m3u8": "application/vnd.apple.mpegurl",
+    ".mpd": "application/dash+xml",
+    ".m4s": "video/iso.segment",
+    ".json": "application/json",
+}
+Progress = Callable[[str, float], None]  # stage, fraction done
+
+
+@dataclass(frozen=True)
+class TitleMetadata:
+    title: str
+    year: int | None = None
+    genres: list[str] = field(default_factory=list)
+    countries: list[str] = field(default_factory=list)
+    maturity: str = "PG"
+    description: str = ""
+
+
+class TitleEncoded(EventPayload):
+    event_type: ClassVar[str] = "title.encoded"
+    title_id: str
+    title: str
+    manifest_key: str
+    rungs: list[str]
+    duration_s: float
+
+
+def file_digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as source:
+        for block in iter(lambda: source.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def manifest_key(title_id: str) -> str:
+    return f"titles/{title_id}/manifest.json"
+
+
+async def ingest(
+    settings: Settings,
+    path: Path,
+    metadata: TitleMetadata,
+    *,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
+    report = progress or (lambda stage, done: None)
+    info = probe(path)  # refuses unusable sources before anything is stored
+    source_id = file_digest(path)
+    title_id = "t-" + source_id[:16]
+    async with ObjectStore.from_settings(settings) as store:
+        for bucket in (SOURCES_BUCKET, ASSETS_BUCKET, KEYS_BUCKET):
+            await store.ensure_bucket(bucket)
+        existing = await store.head(ASSETS_BUCKET, manifest_key(title_id))
+        if existing is not None:
+            log.info("%s is already published", title_id)
+            return dict(orjson.loads(await store.get(ASSETS_BUCKET, manifest_key(title_id))))
+        prefix = f"titles/{title_id}/"
+        await store.delete_prefix(ASSETS_BUCKET, prefix)  # leftovers of an interrupted run
+        work = settings.data_dir / "encoding" / title_id
+        shutil.rmtree(work, ignore_errors=True)
+        try:
+            report("upload source", 0.0)
+            await store.put_file(
+                SOURCES_BUCKET, f"{title_id}/{path.name}", path, "application/octet-stream"
+            )
+            report("upload source", 1.0)
+            plan = EncodePlan(info, ladder_for(info), work)
+            await encode(plan, progress=lambda done: report("encode", done))
+            manifest = build_manifest(title_id, source_id, info, metadata, plan)
+            files = manifest["files"]
+            for index, entry in enumerate(files):
+                local = work / entry["name"]
+                content_type = CONTENT_TYPES.get(local.suffix, "application/octet-stream")
+                await store.put_file(ASSETS_BUCKET, prefix + entry["name"], local, content_type)
+                report("upload", (index + 1) / len(files))
+            key_id = manifest["encryption"]["key_id"]
+            await store.put(KEYS_BUCKET, f"{title_id}/{key_id}.key", secrets.token_bytes(16))
+            # Published: from here on the title exists.
+            await store.put(
+                ASSETS_BUCKET, manifest_key(title_id), orjson.dumps(manifest), "application/json"
+            )
+        except BaseException:
+            await store.delete_prefix(ASSETS_BUCKET, prefix)
+            await store.delete(SOURCES_BUCKET, f"{title_id}/{path.name}")
+            raise
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+    await announce(settings, manifest)
+    return manifest
+
+
+def build_manifest(
+    title_id: str,
+    source_id: str,
+    info: SourceInfo,
+    metadata: TitleMetadata,
+    plan: EncodePlan,
+) -> dict[str, Any]:
+    """What the playback service reads: renditions, codecs, and every file with its content
+    id (a hash: OCAs, steering and fill name files by it)."""
+    files = []
+    for local in sorted(plan.out_dir.iterdir()):
+        if local.is_file():
+            files.append(
+                {
+                    "name": local.name,
+                    "content_id": file_digest(local),
+                    "size": local.stat().st_size,
+                }
+            )
+    rungs = []
+    for index, rung in enumerate(plan.rungs):
+        width = round(info.width * rung.height / info.height / 2) * 2
+        rungs.append(
+            {
+                "name": rung.name,
+                "representation_id": str(index),
+                "width": width,
+                "height": rung.height,
+                "video_kbps": rung.video_kbps,
+                "codecs": "avc1.64001f,mp4a.40.2" if info.has_audio else "avc1.64001f",
+                "playlist": f"media_{index}.m3u8",
+            }
+        )
+    return {
+        "title_id": title_id,
+        "source_id": source_id,
+        "metadata": asdict(metadata),
+        "duration_s": round(info.duration_s, 3),
+        "fps": info.fps,
+        "segment_s": plan.segment_s,
+        "audio_kbps": AUDIO_KBPS if info.has_audio else 0,
+        "rungs": rungs,
+        "hls": "master.m3u8",
+        "dash": "manifest.mpd",
+        "encryption": {"method": "AES-128", "key_id": secrets.token_hex(8)},
+        "files": files,
+        "encoded_at": time.time(),
+    }
+
+
+async def announce(settings: Settings, manifest: dict[str, Any]) -> None:
+    """Publish `title.encoded`; without NATS configured, say so in the log and go on."""
+    if not settings.nats_url:
+        log.warning("no NATS configured: title.encoded not published for %s", manifest["title_id"])
+        return
+    producer = EventProducer(
+        settings.nats_url,
+        producer_id=f"ingest-{os.getpid()}",
+        spool_dir=settings.data_dir / "spool" / "ingest",
+    )
+    await producer.start()
+    producer.publish(
+        TitleEncoded(
+            title_id=manifest["title_id"],
+            title=manifest["metadata"]["title"],
+            manifest_key=manifest_key(manifest["title_id"]),
+            rungs=[r["name"] for r in manifest["rungs"]],
+            duration_s=manifest["duration_s"],
+        )
+    )
+    await producer.aclose(drain_timeout_s=5)
