@@ -11,6 +11,7 @@ from tests.support.media import make_audio_only, make_video
 
 from reelcloud.encoding.ffmpeg import EncodePlan, encode
 from reelcloud.encoding.ladder import ladder_for
+from reelcloud.encoding.packaging import finish_hls
 from reelcloud.encoding.probe import UnusableSourceError, probe
 
 
@@ -75,12 +76,22 @@ def test_one_decode_many_rungs_hls_and_dash_over_the_same_segments(source, tmp_p
     asyncio.run(encode(plan, progress=seen.append))
     assert seen[-1] == 1.0
     assert seen == sorted(seen)
+    figures = finish_hls(plan)
+    assert figures["240p"]["average_bps"] < figures["360p"]["average_bps"]
 
     out = plan.out_dir
     master = m3u8.load(str(out / "master.m3u8"))
     assert len(master.playlists) == 2
     heights = sorted(p.stream_info.resolution[1] for p in master.playlists)
     assert heights == [240, 360]
+    for variant in master.playlists:
+        info_ = variant.stream_info
+        assert info_.codecs.startswith("avc1.")
+        assert "mp4a.40.2" in info_.codecs
+        assert info_.frame_rate == pytest.approx(30)
+        assert 0 < info_.average_bandwidth <= info_.bandwidth
+    assert master.media[0].type == "AUDIO"
+    assert m3u8.load(str(out / "media_0.m3u8")).playlist_type == "vod"
     mpd = MPEGDASHParser.parse(str(out / "manifest.mpd"))
     sets = mpd.periods[0].adaptation_sets
     assert sum(len(s.representations) for s in sets) == 3  # 2 video + 1 audio

@@ -23,6 +23,7 @@ import orjson
 
 from reelcloud.encoding.ffmpeg import EncodePlan, encode
 from reelcloud.encoding.ladder import AUDIO_KBPS, ladder_for
+from reelcloud.encoding.packaging import finish_hls
 from reelcloud.encoding.probe import SourceInfo, probe
 from reelcloud.platform.events import EventPayload, EventProducer
 from reelcloud.platform.settings import Settings
@@ -101,7 +102,8 @@ async def ingest(
             report("upload source", 1.0)
             plan = EncodePlan(info, ladder_for(info), work)
             await encode(plan, progress=lambda done: report("encode", done))
-            manifest = build_manifest(title_id, source_id, info, metadata, plan)
+            figures = finish_hls(plan)
+            manifest = build_manifest(title_id, source_id, info, metadata, plan, figures)
             files = manifest["files"]
             for index, entry in enumerate(files):
                 local = work / entry["name"]
@@ -130,6 +132,7 @@ def build_manifest(
     info: SourceInfo,
     metadata: TitleMetadata,
     plan: EncodePlan,
+    figures: dict[str, dict[str, Any]],
 ) -> dict[str, Any]:
     """What the playback service reads: renditions, codecs, and every file with its content
     id (a hash: OCAs, steering and fill name files by it)."""
@@ -153,7 +156,9 @@ def build_manifest(
                 "width": width,
                 "height": rung.height,
                 "video_kbps": rung.video_kbps,
-                "codecs": "avc1.64001f,mp4a.40.2" if info.has_audio else "avc1.64001f",
+                "codecs": figures[rung.name]["codecs"],
+                "peak_bps": figures[rung.name]["peak_bps"],
+                "average_bps": figures[rung.name]["average_bps"],
                 "playlist": f"media_{index}.m3u8",
             }
         )
