@@ -112,3 +112,16 @@ def test_one_decode_many_rungs_hls_and_dash_over_the_same_segments(source, tmp_p
     durations = [s.duration for s in media.segments]
     assert all(abs(d - 2.0) < 0.1 for d in durations[:-1])
     assert sum(durations) == pytest.approx(7, abs=0.2)
+
+
+def test_per_title_ladder_spends_less_on_an_easy_title(tmp_path):
+    from reelcloud.encoding.pertitle import per_title_ladder
+
+    easy = probe(make_video(tmp_path / "easy.mp4", seconds=5, source="smptebars", audio=False))
+    hard = probe(make_video(tmp_path / "hard.mp4", seconds=5, source="testsrc2", audio=False))
+    easy_ladder, easy_points = asyncio.run(per_title_ladder(easy, tmp_path / "p-easy"))
+    hard_ladder, _ = asyncio.run(per_title_ladder(hard, tmp_path / "p-hard"))
+    assert all(r.height <= 360 for r in easy_ladder + hard_ladder)  # never upscaled
+    assert len(easy_points) == 8  # 2 resolutions x 4 bitrates, each measured with VMAF
+    assert all(0 <= point.vmaf <= 100 for point in easy_points)
+    assert sum(r.video_kbps for r in easy_ladder) < sum(r.video_kbps for r in hard_ladder)

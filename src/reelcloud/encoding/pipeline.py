@@ -22,8 +22,9 @@ from typing import Any, ClassVar
 import orjson
 
 from reelcloud.encoding.ffmpeg import EncodePlan, encode
-from reelcloud.encoding.ladder import AUDIO_KBPS, ladder_for
+from reelcloud.encoding.ladder import AUDIO_KBPS
 from reelcloud.encoding.packaging import finish_hls
+from reelcloud.encoding.pertitle import per_title_ladder
 from reelcloud.encoding.probe import SourceInfo, probe
 from reelcloud.platform.events import EventPayload, EventProducer
 from reelcloud.platform.settings import Settings
@@ -100,13 +101,20 @@ async def ingest(
                 SOURCES_BUCKET, f"{title_id}/{path.name}", path, "application/octet-stream"
             )
             report("upload source", 1.0)
-            plan = EncodePlan(info, ladder_for(info), work)
+            rungs, points = await per_title_ladder(
+                info, work / "probes", progress=lambda done: report("choose ladder", done)
+            )
+            plan = EncodePlan(info, rungs, work / "package")
             await encode(plan, progress=lambda done: report("encode", done))
             figures = finish_hls(plan)
             manifest = build_manifest(title_id, source_id, info, metadata, plan, figures)
+            manifest["ladder_probes"] = [
+                {"height": p.rung.height, "video_kbps": p.rung.video_kbps, "vmaf": round(p.vmaf, 2)}
+                for p in points
+            ]
             files = manifest["files"]
             for index, entry in enumerate(files):
-                local = work / entry["name"]
+                local = plan.out_dir / entry["name"]
                 content_type = CONTENT_TYPES.get(local.suffix, "application/octet-stream")
                 await store.put_file(ASSETS_BUCKET, prefix + entry["name"], local, content_type)
                 report("upload", (index + 1) / len(files))
