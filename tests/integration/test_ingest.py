@@ -10,10 +10,12 @@ import time
 import orjson
 import pytest
 from tests.support.cli import ROOT, cli_env, reelcloud
+from tests.support.engines import NatsServer
 from tests.support.media import make_audio_only, make_video
 
-from reelcloud.encoding.pipeline import KEYS_BUCKET, manifest_key
+from reelcloud.encoding.pipeline import KEYS_BUCKET, TitleEncoded, manifest_key
 from reelcloud.launcher.engines.seaweedfs import DEV_ACCESS_KEY, DEV_SECRET_KEY
+from reelcloud.platform.events import EventConsumer, decode
 from reelcloud.platform.storage import ASSETS_BUCKET, SOURCES_BUCKET, ObjectStore
 
 pytestmark = pytest.mark.asyncio
@@ -37,11 +39,26 @@ async def keys_in(store, bucket):
 
 async def test_ingest_publishes_a_complete_title(seaweed, tmp_path):
     source = make_video(tmp_path / "film.mp4", seconds=6)
-    result = await asyncio.to_thread(
-        reelcloud, "ingest", str(source), "--title", "The Long Night", "--genres", "drama,thriller",
-        "--year", "2024", env=env_for(seaweed, tmp_path),
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr
+    nats_server = NatsServer(tmp_path / "nats")
+    nats_server.start()
+    try:
+        env = {**env_for(seaweed, tmp_path), "REELCLOUD_NATS_URL": nats_server.url}
+        result = await asyncio.to_thread(
+            reelcloud, "ingest", str(source), "--title", "The Long Night",
+            "--genres", "drama,thriller", "--year", "2024", env=env,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        consumer = EventConsumer(nats_server.url, "ingest-check", subject="events.title.>")
+        await consumer.start()
+        (envelope, message), *_ = await consumer.fetch(10, timeout_s=5)
+        await message.ack()
+        await consumer.aclose()
+    finally:
+        nats_server.stop()
+    event = decode(envelope)
+    assert isinstance(event, TitleEncoded)
+    assert event.title == "The Long Night"
+    assert event.title_id == result.stdout.split()[0]
     assert "rungs: 240p, 360p" in result.stdout
     async with ObjectStore(seaweed.url, DEV_ACCESS_KEY, DEV_SECRET_KEY) as store:
         title_id = result.stdout.split()[0]
