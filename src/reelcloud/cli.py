@@ -231,6 +231,22 @@ def ingest(
     )
 
 
+@app.command("seed-demo")
+def seed_demo(
+    titles: Annotated[int, typer.Option(min=0, max=6)] = 6,
+    seconds: Annotated[int, typer.Option(min=4, max=120)] = 40,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Publish the demo catalog (ffmpeg test-source titles) if the origin has no titles yet."""
+    from reelcloud.encoding.demo import seed_demo_catalog
+    from reelcloud.platform.logging import configure_logging
+
+    configure_logging(service="demo-seed", instance_id="demo-seed", level="INFO", fmt="text")
+    settings = _with_platform_engines(_settings(data_dir), data_dir)
+    published = asyncio.run(seed_demo_catalog(settings, titles=titles, seconds=seconds))
+    console.print(f"demo catalog: {len(published)} titles published", highlight=False)
+
+
 @config_app.command("show")
 def config_show(topology: TopologyOption = None, data_dir: DataDirOption = None) -> None:
     """Print the effective settings, secrets masked."""

@@ -90,6 +90,7 @@ def topology_dict(
             "nats": {"enabled": False},
             "seaweedfs": {"enabled": False},
         },
+        "demo_catalog": {"enabled": False},
         "services": services or [],
     }
 

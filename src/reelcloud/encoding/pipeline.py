@@ -50,6 +50,7 @@ class TitleMetadata:
     countries: list[str] = field(default_factory=list)
     maturity: str = "PG"
     description: str = ""
+    licenses: list[dict[str, str]] = field(default_factory=list)  # {country, start, end}
 
 
 class TitleEncoded(EventPayload):

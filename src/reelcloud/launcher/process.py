@@ -9,19 +9,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
 import logging
 import os
 import signal
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
+from reelcloud.platform.children import die_with_parent
+
 log = logging.getLogger(__name__)
 
-_PR_SET_PDEATHSIG = 1
 _STABLE_AFTER_S = 30.0  # a run this long resets the backoff
 _MAX_BACKOFF_S = 30.0
 
@@ -44,14 +43,6 @@ class ProcessState(StrEnum):
     BACKOFF = "backoff"
     STOPPING = "stopping"
     STOPPED = "stopped"
-
-
-def _die_with_parent(sig: int) -> Callable[[], None]:
-    def set_pdeathsig() -> None:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, sig, 0, 0, 0)
-
-    return set_pdeathsig
 
 
 def backoff_s(failures: int) -> float:
@@ -94,7 +85,7 @@ class ManagedProcess:
                 cwd=spec.cwd,
                 user=spec.user,
                 start_new_session=True,
-                preexec_fn=_die_with_parent(spec.stop_signal),
+                preexec_fn=die_with_parent(spec.stop_signal),
             )
 
     async def _supervise(self) -> None:

@@ -75,6 +75,7 @@ class Supervisor:
         self.report = report or (lambda message: log.info("%s", message))
         self.phase = "starting"
         self.engines: list[RunningEngine] = []
+        self.jobs: list[ManagedProcess] = []  # one-shot background work (demo seeding)
         self.instances: dict[str, RunningInstance] = {}
         self.engine_env: dict[str, str] = {}
         self.stop_requested = asyncio.Event()
@@ -130,9 +131,37 @@ class Supervisor:
             await self._start_layer([p for p in plans if p.layer == layer])
         self.phase = "running"
         self.report(f"platform up in {time.monotonic() - started:.1f} s")
+        self._start_demo_seed()
+
+    def _start_demo_seed(self) -> None:
+        """Seed the demo catalog in the background: the platform is usable meanwhile, and a
+        later start finds the titles published and does nothing."""
+        demo = self.settings.topology.demo_catalog
+        if not demo.enabled or demo.titles == 0 or "REELCLOUD_S3_URL" not in self.engine_env:
+            return
+        spec = ProcessSpec(
+            name="demo-seed",
+            argv=[
+                sys.executable,
+                "-m",
+                "reelcloud",
+                "seed-demo",
+                "--titles",
+                str(demo.titles),
+                "--seconds",
+                str(demo.seconds),
+            ],
+            log_path=self.datadir.log_of("demo-seed"),
+            env={"REELCLOUD_DATA_DIR": str(self.datadir.root), **self.engine_env},
+        )
+        job = ManagedProcess(spec, restart=False)
+        job.start()
+        self.jobs.append(job)
+        self.report(f"seeding the demo catalog in the background (log: {spec.log_path})")
 
     async def stop(self) -> None:
         self.phase = "stopping"
+        await asyncio.gather(*(job.stop() for job in self.jobs))
         for layer in sorted({i.plan.layer for i in self.instances.values()}, reverse=True):
             members = [i for i in self.instances.values() if i.plan.layer == layer]
             await asyncio.gather(*(i.process.stop() for i in members))
@@ -355,5 +384,14 @@ class Supervisor:
             "launcher_pid": os.getpid(),
             "instances": instances,
             "engines": engines,
+            "jobs": [
+                {
+                    "name": job.spec.name,
+                    "process": job.state.value,
+                    "pid": job.pid,
+                    "exit_code": job.last_exit_code,
+                }
+                for job in self.jobs
+            ],
             "registry": {"peers": peers},
         }

@@ -108,12 +108,21 @@ class ServiceConfig(_Model):
         return self
 
 
+class DemoCatalogConfig(_Model):
+    """Titles made from ffmpeg test sources, published on the first start of an empty origin."""
+
+    enabled: bool = True
+    titles: int = Field(default=6, ge=0, le=6)
+    seconds: int = Field(default=40, ge=4, le=120)
+
+
 class Topology(_Model):
     name: str = "local"
     region: str = "local-1"
     zones: list[str] = Field(min_length=1)
     registry: RegistryConfig
     engines: EnginesConfig = EnginesConfig()
+    demo_catalog: DemoCatalogConfig = DemoCatalogConfig()
     services: list[ServiceConfig] = []
 
     @model_validator(mode="after")
