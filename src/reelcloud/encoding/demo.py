@@ -10,7 +10,13 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from reelcloud.encoding.pipeline import Progress, TitleMetadata, ingest, manifest_key
+from reelcloud.encoding.pipeline import (
+    Progress,
+    TitleMetadata,
+    ingest,
+    ingest_title_id,
+    manifest_key,
+)
 from reelcloud.encoding.tools import ffmpeg_binary
 from reelcloud.platform.children import die_with_parent
 from reelcloud.platform.settings import Settings
@@ -114,23 +120,31 @@ async def make_source(demo: DemoTitle, path: Path, *, seconds: int, size: str = 
 async def seed_demo_catalog(
     settings: Settings, *, titles: int = 6, seconds: int = 40, progress: Progress | None = None
 ) -> list[str]:
-    """Publish the demo titles that are not published yet; returns the ids it published."""
+    """Publish the demo titles on an empty catalog; returns the ids published by this call.
+
+    Seeding that was interrupted resumes (sources are cached, and ingesting a published source
+    is a no-op); a catalog holding someone's own titles is left alone."""
     cache = settings.data_dir / "demo"
+    done_marker = cache / ".seeded"
     await asyncio.to_thread(cache.mkdir, parents=True, exist_ok=True)
+    if await asyncio.to_thread(done_marker.exists):
+        return []
+    resuming = bool(await asyncio.to_thread(lambda: list(cache.glob("*.mp4"))))
     async with ObjectStore.from_settings(settings) as store:
         await store.ensure_bucket(ASSETS_BUCKET)
-        existing = [o.key async for o in store.objects(ASSETS_BUCKET, "titles/")]
-    if any(key.endswith("/manifest.json") for key in existing):
+        existing = {o.key async for o in store.objects(ASSETS_BUCKET, "titles/")}
+    if not resuming and any(key.endswith("/manifest.json") for key in existing):
         log.info("the catalog already has titles: no demo seeding")
         return []
     published = []
     for demo in DEMO_TITLES[:titles]:
-        source = await make_source(
-            demo, cache / f"{_slug(demo.metadata.title)}-{seconds}s.mp4", seconds=seconds
-        )
+        name = f"{_slug(demo.metadata.title)}-{seconds}s.mp4"
+        source = await make_source(demo, cache / name, seconds=seconds)
+        key = manifest_key(await asyncio.to_thread(ingest_title_id, source))
+        if key in existing:
+            continue  # published by an earlier, interrupted run
         manifest = await ingest(settings, source, demo.metadata, progress=progress)
         published.append(manifest["title_id"])
-        log.info(
-            "demo title published: %s (%s)", demo.metadata.title, manifest_key(manifest["title_id"])
-        )
+        log.info("demo title published: %s (%s)", demo.metadata.title, key)
+    await asyncio.to_thread(done_marker.write_text, "seeded\n")
     return published
