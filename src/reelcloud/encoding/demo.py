@@ -13,9 +13,10 @@ from pathlib import Path
 from reelcloud.encoding.pipeline import (
     Progress,
     TitleMetadata,
+    file_digest,
     ingest,
-    ingest_title_id,
     manifest_key,
+    title_id_for,
 )
 from reelcloud.encoding.tools import ffmpeg_binary
 from reelcloud.platform.children import die_with_parent
@@ -140,7 +141,7 @@ async def seed_demo_catalog(
     for demo in DEMO_TITLES[:titles]:
         name = f"{_slug(demo.metadata.title)}-{seconds}s.mp4"
         source = await make_source(demo, cache / name, seconds=seconds)
-        key = manifest_key(await asyncio.to_thread(ingest_title_id, source))
+        key = manifest_key(title_id_for(await asyncio.to_thread(file_digest, source)))
         if key in existing:
             continue  # published by an earlier, interrupted run
         manifest = await ingest(settings, source, demo.metadata, progress=progress)

@@ -70,9 +70,9 @@ def file_digest(path: Path) -> str:
     return digest.hexdigest()
 
 
-def ingest_title_id(source: Path) -> str:
-    """A title's id: a hash of its source file, so the same file is always the same title."""
-    return "t-" + file_digest(source)[:16]
+def title_id_for(source_digest: str) -> str:
+    """A title's id comes from its source's hash: the same file is always the same title."""
+    return "t-" + source_digest[:16]
 
 
 def manifest_key(title_id: str) -> str:
@@ -89,7 +89,7 @@ async def ingest(
     report = progress or (lambda stage, done: None)
     info = probe(path)  # refuses unusable sources before anything is stored
     source_id = file_digest(path)
-    title_id = "t-" + source_id[:16]  # as ingest_title_id(path), without hashing twice
+    title_id = title_id_for(source_id)
     async with ObjectStore.from_settings(settings) as store:
         for bucket in (SOURCES_BUCKET, ASSETS_BUCKET, KEYS_BUCKET):
             await store.ensure_bucket(bucket)

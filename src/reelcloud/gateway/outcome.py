@@ -32,10 +32,6 @@ class Outcome(StrEnum):
     FAILURE_ORIGIN_RESET_CONNECTION = "FAILURE_ORIGIN_RESET_CONNECTION"
     FAILURE_ORIGIN_NO_SERVERS = "FAILURE_ORIGIN_NO_SERVERS"
 
-    @property
-    def is_success(self) -> bool:
-        return self.value.startswith("SUCCESS")
-
 
 def outcome_of_origin_status(status: int) -> Outcome:
     if status == 404:

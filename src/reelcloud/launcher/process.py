@@ -60,7 +60,6 @@ class ManagedProcess:
         self._proc: asyncio.subprocess.Process | None = None
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self.spawned = asyncio.Event()  # set at each (re)spawn; readiness waits reset it
 
     @property
     def pid(self) -> int | None:
@@ -100,7 +99,6 @@ class ManagedProcess:
                 self.last_exit_code = -1
             else:
                 self.state = ProcessState.RUNNING
-                self.spawned.set()
                 self.last_exit_code = await self._proc.wait()
             if self._stopping.is_set() or not self.restart:
                 break

@@ -222,7 +222,7 @@ class Supervisor:
             # Several engines may share a variable (memcached nodes of one zone): join them.
             previous = self.engine_env.get(engine.env_var)
             self.engine_env[engine.env_var] = f"{previous},{engine.url}" if previous else engine.url
-            self.engine_env.update(getattr(engine, "extra_env", {}))
+            self.engine_env.update(engine.extra_env)
             self.report(
                 f"{engine.name:<10} ready  {engine.url}  ({time.monotonic() - started:.1f} s)"
             )

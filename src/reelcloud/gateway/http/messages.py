@@ -34,12 +34,6 @@ class Response:
     headers: Headers = field(default_factory=list)
     body: bytes = b""
 
-    def header(self, name: bytes) -> bytes | None:
-        for key, value in self.headers:
-            if key.lower() == name:
-                return value
-        return None
-
     def set_header(self, name: bytes, value: bytes) -> None:
         self.headers = [(k, v) for k, v in self.headers if k.lower() != name]
         self.headers.append((name, value))

@@ -34,6 +34,11 @@ class Engine(Protocol):
         """The setting through which services learn the URL."""
         ...
 
+    @property
+    def extra_env(self) -> dict[str, str]:
+        """Other settings services need to use the engine (credentials)."""
+        ...
+
 
 def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as sock:

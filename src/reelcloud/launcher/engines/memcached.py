@@ -24,6 +24,7 @@ class MemcachedEngine:
         self.name = f"memcached-{zone}-{index}"
         self.zone = zone
         self.env_var = memcached_env_var(zone)
+        self.extra_env: dict[str, str] = {}
         self.log_path = log_path
         self.host = host
         self.port = 0

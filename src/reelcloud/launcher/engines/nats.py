@@ -17,6 +17,7 @@ def nats_server_binary() -> Path:
 class NatsEngine:
     name = "nats"
     env_var = "REELCLOUD_NATS_URL"
+    extra_env: dict[str, str] = {}
 
     def __init__(self, root: Path, log_path: Path, host: str = "127.0.0.1") -> None:
         self.root = root

@@ -65,6 +65,7 @@ def _open_tree(root: Path) -> None:
 class PostgresEngine:
     name = "postgres"
     env_var = "REELCLOUD_DATABASE_URL"
+    extra_env: dict[str, str] = {}
 
     def __init__(self, root: Path, log_path: Path, host: str = "127.0.0.1") -> None:
         self.root = root
