@@ -4,6 +4,7 @@
      ├── ConfigurationError         settings or topology that cannot work
      ├── RequestError               the caller sent something wrong (4xx at the edge)
      │    ├── BadRequestError       400: malformed or missing fields
+     │    ├── ForbiddenError        403: not allowed (bad signature, denied play)
      │    ├── NotFoundError         404: unknown resource
      │    ├── ConflictError         409: the server holds a newer copy
      │    └── PayloadTooLargeError  413: body over the limit
@@ -53,6 +54,11 @@ class RequestError(ReelcloudError):
 class BadRequestError(RequestError):
     status = 400
     code = "bad_request"
+
+
+class ForbiddenError(RequestError):
+    status = 403
+    code = "forbidden"
 
 
 class NotFoundError(RequestError):

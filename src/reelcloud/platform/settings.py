@@ -33,6 +33,8 @@ class Settings(BaseSettings):
     port: int = Field(default=0, ge=0, le=65535)
     reuse_port: bool = False
     zone: str = ""
+    # Set for Open Connect appliances: which OCA of the topology this process is.
+    oca_id: str = ""
     # Empty: the topology's registry peers.
     registry_urls: str = ""
 
@@ -94,6 +96,10 @@ class Settings(BaseSettings):
         if self.database_url is not None:
             data["database_url"] = "**********"
         data["s3_secret_key"] = "**********" if self.s3_secret_key.get_secret_value() else ""
+        openconnect = data["topology"].get("openconnect")
+        if openconnect:
+            openconnect["signing_keys"] = {kid: "**********" for kid in openconnect["signing_keys"]}
+            openconnect["report_secret"] = "**********"
         return data
 
 

@@ -7,10 +7,12 @@ default ships in the package (`reelcloud/topology/default.yaml`); `--topology FI
 
 from __future__ import annotations
 
+import ipaddress
 import re
+from datetime import time
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -116,6 +118,112 @@ class DemoCatalogConfig(_Model):
     seconds: int = Field(default=40, ge=4, le=120)
 
 
+class IspConfig(_Model):
+    """An ISP and the client prefixes it announces to the OCAs embedded in it."""
+
+    name: str
+    prefixes: list[str] = Field(min_length=1)
+
+
+class SiteConfig(_Model):
+    """A place OCAs stand: embedded in an ISP's network, or at an internet exchange (IXP)."""
+
+    name: str
+    kind: Literal["embedded", "ixp"]
+    isp: str | None = None  # embedded sites: the ISP whose prefixes they serve
+    # Client prefixes this site's OCAs serve; an embedded site defaults to its ISP's.
+    prefixes: list[str] = []
+    # Sites this site fills from (tier fill), nearest first; none: straight from the origin.
+    upstreams: list[str] = []
+
+
+class OcaConfig(_Model):
+    """One Open Connect appliance: an address of its own, a disk, a fill window and a cap."""
+
+    id: str
+    site: str
+    address: str
+    kind: Literal["storage", "offload"] = "offload"
+    capacity_bytes: int = Field(gt=0)
+    # Local time of day, Netflix's default window 02:00-14:00; new titles fill at any time.
+    fill_window: tuple[time, time] = (time(2, 0), time(14, 0))
+    fill_rate_bytes_per_s: int = Field(default=50_000_000, gt=0)
+
+    def in_fill_window(self, now: time) -> bool:
+        start, end = self.fill_window
+        if start == end:  # the whole day
+            return True
+        if start < end:
+            return start <= now < end
+        return now >= start or now < end  # a window across midnight
+
+
+class OpenConnectConfig(_Model):
+    enabled: bool = True
+    port: int = Field(default=8700, ge=1, le=65535)  # every OCA on its own address, same port
+    report_interval_s: float = Field(default=5.0, gt=0)
+    stale_after_reports: int = Field(default=3, ge=1)
+    fill_poll_interval_s: float = Field(default=10.0, gt=0)
+    url_ttl_s: int = Field(default=6 * 3600, gt=0)
+    # URL-signing keys by id; the last one signs, all of them verify (rotation by id).
+    signing_keys: dict[str, str] = Field(min_length=1)
+    # Each OCA's report key is derived from this and its id.
+    report_secret: str = Field(min_length=16)
+    # The OCA every play may fall back to: it fills anything it is asked for from the origin.
+    origin_oca: str
+    isps: list[IspConfig] = []
+    sites: list[SiteConfig] = []
+    ocas: list[OcaConfig] = []
+
+    @model_validator(mode="after")
+    def _check(self) -> OpenConnectConfig:
+        isps = {isp.name for isp in self.isps}
+        sites = {site.name: site for site in self.sites}
+        for isp in self.isps:
+            for prefix in isp.prefixes:
+                _network(prefix)
+        for site in self.sites:
+            if site.kind == "embedded" and site.isp not in isps:
+                raise ValueError(f"embedded site {site.name!r} names unknown isp {site.isp!r}")
+            for prefix in site.prefixes:
+                _network(prefix)
+            unknown = [u for u in site.upstreams if u not in sites or u == site.name]
+            if unknown:
+                raise ValueError(f"site {site.name!r} has unknown upstreams {unknown}")
+        ids = [oca.id for oca in self.ocas]
+        if len(set(ids)) != len(ids):
+            raise ValueError("OCA ids must be unique")
+        for oca in self.ocas:
+            if oca.site not in sites:
+                raise ValueError(f"OCA {oca.id!r} is in unknown site {oca.site!r}")
+            ipaddress.ip_address(oca.address)
+        if self.ocas and self.origin_oca not in ids:
+            raise ValueError(f"origin_oca {self.origin_oca!r} is not one of the OCAs")
+        return self
+
+    def site(self, name: str) -> SiteConfig:
+        return next(site for site in self.sites if site.name == name)
+
+    def oca(self, oca_id: str) -> OcaConfig:
+        for oca in self.ocas:
+            if oca.id == oca_id:
+                return oca
+        raise ConfigurationError(f"OCA {oca_id!r} is not in the topology")
+
+    def served_prefixes(self, site: SiteConfig) -> list[str]:
+        """What a site's OCAs announce (in reality learned over BGP from the ISP)."""
+        if site.prefixes:
+            return list(site.prefixes)
+        return [p for isp in self.isps if isp.name == site.isp for p in isp.prefixes]
+
+
+def _network(prefix: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+    try:
+        return ipaddress.ip_network(prefix)
+    except ValueError as exc:
+        raise ValueError(f"{prefix!r} is not a network prefix: {exc}") from exc
+
+
 class Topology(_Model):
     name: str = "local"
     region: str = "local-1"
@@ -124,6 +232,7 @@ class Topology(_Model):
     engines: EnginesConfig = EnginesConfig()
     demo_catalog: DemoCatalogConfig = DemoCatalogConfig()
     services: list[ServiceConfig] = []
+    openconnect: OpenConnectConfig | None = None
 
     @model_validator(mode="after")
     def _check(self) -> Topology:

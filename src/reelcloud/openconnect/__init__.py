@@ -1,0 +1,1 @@
+"""Open Connect appliances: the data plane that streams, reports and fills."""

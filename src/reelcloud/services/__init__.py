@@ -1,0 +1,1 @@
+"""Microservices: one sub-package per service, each owning its API and data."""
