@@ -74,7 +74,7 @@ class ServingStats:
     bytes_sent: int = 0
 
 
-def parse_range(value: str, size: int) -> tuple[int, int] | None | bool:
+def parse_range(value: str, size: int) -> tuple[int, int] | bool | None:
     """A single `bytes=` range as (first, last) inclusive; None when the header should be
     ignored (malformed or several ranges: RFC 9110 lets a server send the whole file); False
     when it cannot be satisfied."""
@@ -104,7 +104,7 @@ def parse_range(value: str, size: int) -> tuple[int, int] | None | bool:
 
 
 class _Reply:
-    __slots__ = ("head", "file", "offset", "remaining", "keep_alive")
+    __slots__ = ("file", "head", "keep_alive", "offset", "remaining")
 
     def __init__(
         self, head: bytes, file: OpenFile | None, offset: int, count: int, keep_alive: bool
@@ -162,7 +162,8 @@ class SegmentServer:
             connection.close()
 
     def _accept(self) -> None:
-        assert self._listener is not None and self._loop is not None
+        assert self._listener is not None
+        assert self._loop is not None
         for _ in range(64):
             try:
                 sock, address = self._listener.accept()
@@ -261,7 +262,9 @@ class SegmentServer:
         if not grant.allows(peer, now):
             if grant.expires <= now:
                 return self._error(403, "expired", "the URL has expired", keep_alive)
-            return self._error(403, "wrong_network", "the URL was issued to another network", keep_alive)
+            return self._error(
+                403, "wrong_network", "the URL was issued to another network", keep_alive
+            )
         content_id = self.store.lookup(title_id, name)
         if content_id is None:
             return self._error(404, "not_found", "this OCA does not hold that file", keep_alive)

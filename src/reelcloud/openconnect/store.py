@@ -91,7 +91,8 @@ class ContentStore:
         return content_id in self.sizes
 
     def complete_titles(self) -> list[str]:
-        return [t for t, files in self.titles.items() if all(c in self.sizes for c in files.values())]
+        held = self.sizes
+        return [t for t, files in self.titles.items() if all(c in held for c in files.values())]
 
     def lookup(self, title_id: str, name: str) -> str | None:
         files = self.titles.get(title_id)

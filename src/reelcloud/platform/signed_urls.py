@@ -25,8 +25,7 @@ from reelcloud.platform.errors import ForbiddenError
 
 SEPARATOR = "~"
 SCOPE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
-IPV4_CLIENT_BITS = 24
-IPV6_CLIENT_BITS = 48
+CLIENT_BITS = {4: 24, 6: 48}  # by IP version
 
 
 class SignatureError(ForbiddenError):
@@ -37,7 +36,7 @@ def client_network(address: str, *, exact: bool = False) -> str:
     """The network a token is bound to: the client's /24 (IPv4) or /48 (IPv6), or the address
     itself with `exact` (OCAs filling from each other)."""
     ip = ipaddress.ip_address(address)
-    bits = ip.max_prefixlen if exact else (IPV4_CLIENT_BITS if ip.version == 4 else IPV6_CLIENT_BITS)
+    bits = ip.max_prefixlen if exact else CLIENT_BITS[ip.version]
     return str(ipaddress.ip_network(f"{ip}/{bits}", strict=False))
 
 
