@@ -247,6 +247,90 @@ def seed_demo(
     console.print(f"demo catalog: {len(published)} titles published", highlight=False)
 
 
+async def _cache_control_url(data_dir: Path | None) -> str:
+    """The running platform's cache control, from the launcher's status."""
+    from reelcloud.launcher.control import ControlClient
+
+    result = await ControlClient(_datadir(data_dir)).status()
+    for instance in result["instances"]:
+        if instance["service"] == "cache-control" and instance["address"]:
+            return f"http://{instance['address']}"
+    raise ReelcloudError("cache-control is not running in this platform")
+
+
+async def _cache_control(data_dir: Path | None, method: str, path: str) -> dict[str, Any]:
+    import aiohttp
+
+    url = await _cache_control_url(data_dir) + path
+    async with (
+        aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as session,
+        session.request(method, url) as reply,
+    ):
+        if reply.status != 200:
+            raise ReelcloudError(f"cache control answered {reply.status}: {await reply.text()}")
+        answer: dict[str, Any] = await reply.json()
+        return answer
+
+
+def _print_ocas(summary: dict[str, Any]) -> None:
+    table = Table(title="Open Connect appliances")
+    for column in ("oca", "site", "kind", "address", "health", "titles", "disk", "filled"):
+        table.add_column(column)
+    for oca in summary["ocas"]:
+        health = "[green]healthy[/]" if oca["healthy"] else "[red]not serving[/]"
+        disk = f"{oca['health']['disk_used'] / 1e6:.0f} MB" if oca["health"] else "-"
+        filled = oca["fill"].get("bytes_by_source", {}) if oca["fill"] else {}
+        table.add_row(
+            oca["id"],
+            oca["site"],
+            oca["kind"],
+            oca["address"],
+            health,
+            f"{oca['titles_held']}/{oca['titles_planned']}",
+            disk,
+            ", ".join(f"{k} {v / 1e6:.1f} MB" for k, v in sorted(filled.items())) or "-",
+        )
+    console.print(table)
+
+
+@app.command()
+def ocas(data_dir: DataDirOption = None) -> None:
+    """Show every OCA as cache control sees it: health, titles held of those planned, fill."""
+    _print_ocas(asyncio.run(_cache_control(data_dir, "GET", "/v1/ocas")))
+
+
+@app.command()
+def fill(
+    now: Annotated[bool, typer.Option("--now", help="Fill now, outside the fill windows.")] = False,
+    wait: Annotated[
+        float, typer.Option("--wait", help="Wait up to this many seconds for every OCA.")
+    ] = 0.0,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Ask every OCA to fill what its manifest wants, now (new titles fill at once anyway)."""
+    if not now:
+        raise ReelcloudError("fill runs inside each OCA's window by itself; --now runs it now")
+    answer = asyncio.run(_cache_control(data_dir, "POST", "/v1/fill/now"))
+    console.print(f"out-of-window fill requested (generation {answer['fill_now']})")
+    if wait <= 0:
+        return
+
+    async def until_filled() -> dict[str, Any]:
+        deadline = asyncio.get_running_loop().time() + wait
+        while True:
+            summary = await _cache_control(data_dir, "GET", "/v1/ocas")
+            held = sum(min(o["titles_held"], o["titles_planned"]) for o in summary["ocas"])
+            planned = sum(o["titles_planned"] for o in summary["ocas"])
+            err.print(f"filled {held}/{planned} title placements", highlight=False)
+            if planned and held >= planned:
+                return summary
+            if asyncio.get_running_loop().time() > deadline:
+                raise ReelcloudError(f"not filled after {wait:.0f} s ({held}/{planned})")
+            await asyncio.sleep(1.0)
+
+    _print_ocas(asyncio.run(until_filled()))
+
+
 @config_app.command("show")
 def config_show(topology: TopologyOption = None, data_dir: DataDirOption = None) -> None:
     """Print the effective settings, secrets masked."""

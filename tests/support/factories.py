@@ -133,3 +133,62 @@ def discovery_client(
         read_timeout_s=1,
         quarantine_s=60,
     )
+
+
+def openconnect_dict(port: int = 8700, **overrides: Any) -> dict[str, Any]:
+    """The default topology's Open Connect world (2 ISPs x 2 embedded OCAs, 1 IXP storage OCA),
+    with test timings."""
+    doc: dict[str, Any] = {
+        "port": port,
+        "report_interval_s": 0.5,
+        "stale_after_reports": 3,
+        "fill_poll_interval_s": 0.3,
+        "url_ttl_s": 600,
+        "signing_keys": {"k1": "test-url-key"},
+        "report_secret": "test-report-secret-0123456789",
+        "origin_oca": "oca-ixp-1",
+        "isps": [
+            {"name": "isp-a", "prefixes": ["127.10.0.0/16"]},
+            {"name": "isp-b", "prefixes": ["127.20.0.0/16"]},
+        ],
+        "sites": [
+            {"name": "isp-a-1", "kind": "embedded", "isp": "isp-a", "upstreams": ["ixp-1"]},
+            {"name": "isp-b-1", "kind": "embedded", "isp": "isp-b", "upstreams": ["ixp-1"]},
+            {"name": "ixp-1", "kind": "ixp", "prefixes": ["0.0.0.0/0"]},
+        ],
+        "ocas": [
+            {
+                "id": "oca-a-1",
+                "site": "isp-a-1",
+                "address": "127.10.255.1",
+                "capacity_bytes": 10**8,
+            },
+            {
+                "id": "oca-a-2",
+                "site": "isp-a-1",
+                "address": "127.10.255.2",
+                "capacity_bytes": 10**8,
+            },
+            {
+                "id": "oca-b-1",
+                "site": "isp-b-1",
+                "address": "127.20.255.1",
+                "capacity_bytes": 10**8,
+            },
+            {
+                "id": "oca-b-2",
+                "site": "isp-b-1",
+                "address": "127.20.255.2",
+                "capacity_bytes": 10**8,
+            },
+            {
+                "id": "oca-ixp-1",
+                "site": "ixp-1",
+                "address": "127.30.255.1",
+                "kind": "storage",
+                "capacity_bytes": 10**9,
+            },
+        ],
+    }
+    doc.update(overrides)
+    return doc

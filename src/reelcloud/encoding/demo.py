@@ -48,33 +48,35 @@ def _licence(
 DEMO_TITLES = (
     DemoTitle(
         TitleMetadata("Test Pattern Odyssey", 2021, ["sci-fi", "documentary"], ["US", "GB", "DE"],
-                      "PG", "A voyage through the colour bars.", _licence("US", "GB", "DE")),
+                      "PG", "A voyage through the colour bars.", _licence("US", "GB", "DE"), 90),
         "smptehdbars=size={size}:rate={rate}:duration={seconds}", 440,
     ),
     DemoTitle(
         TitleMetadata("The Mandelbrot Heist", 2023, ["thriller"], ["US", "FR"], "PG-13",
-                      "Infinite detail, finite time.", _licence("US", "FR", start="2023-06-01")),
+                      "Infinite detail, finite time.",
+                      _licence("US", "FR", start="2023-06-01"), 70),
         "mandelbrot=size={size}:rate={rate},trim=duration={seconds}", 330,
     ),
     DemoTitle(
         TitleMetadata("Life, Uh, Finds a Way", 2019, ["comedy", "family"], ["GB", "IE"], "G",
-                      "Conway's cells go on a family holiday.", _licence("GB", "IE")),
+                      "Conway's cells go on a family holiday.", _licence("GB", "IE"), 40),
         "life=size={size}:rate={rate}:mold=10:ratio=0.1:death_color=#203040:life_color=#e0c060,"
         "trim=duration={seconds}", 550,
     ),
     DemoTitle(
         TitleMetadata("Gradient Descent", 2024, ["drama"], ["US", "CA"], "R",
-                      "Slowly, everything changes colour.", _licence("US", "CA", end="2026-12-31")),
+                      "Slowly, everything changes colour.",
+                      _licence("US", "CA", end="2026-12-31"), 30),
         "gradients=size={size}:rate={rate}:speed=0.02:duration={seconds}", 262,
     ),
     DemoTitle(
         TitleMetadata("Testcard Two", 2020, ["action"], ["DE", "FR", "ES"], "PG-13",
-                      "Everything moves. Fast.", _licence("DE", "FR", "ES")),
+                      "Everything moves. Fast.", _licence("DE", "FR", "ES"), 55),
         "testsrc2=size={size}:rate={rate}:duration={seconds}", 660,
     ),
     DemoTitle(
         TitleMetadata("Cellular Automata Nights", 2022, ["horror", "thriller"], ["US", "JP"], "R",
-                      "Rule 110 after dark.", _licence("US", "JP", start="2025-01-01")),
+                      "Rule 110 after dark.", _licence("US", "JP", start="2025-01-01"), 20),
         "cellauto=size={size}:rate={rate}:rule=110,hue=h=200,trim=duration={seconds}", 196,
     ),
 )  # fmt: skip

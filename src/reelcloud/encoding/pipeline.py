@@ -51,6 +51,8 @@ class TitleMetadata:
     maturity: str = "PG"
     description: str = ""
     licenses: list[dict[str, str]] = field(default_factory=list)  # {country, start, end}
+    # Expected demand before any plays are counted: fill places popular titles at the edge.
+    popularity: float = 0.0
 
 
 class TitleEncoded(EventPayload):

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from reelcloud.platform.errors import ConfigurationError
-from reelcloud.platform.settings import Settings
+from reelcloud.platform.settings import Settings, service_options
 
 PACKAGE_DIR = Path(__file__).parent
 # A dev secret so a fresh checkout works; real deployments set their own (auth_secret).
@@ -40,13 +39,4 @@ class GatewaySettings(BaseModel):
 
     @classmethod
     def of(cls, settings: Settings) -> GatewaySettings:
-        try:
-            options = settings.topology.service(settings.service).options
-        except ConfigurationError:
-            options = {}
-        try:
-            return cls.model_validate(options)
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(p) for p in first["loc"])
-            raise ConfigurationError(f"gateway options: {where}: {first['msg']}") from exc
+        return service_options(settings, cls)

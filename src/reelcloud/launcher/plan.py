@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from reelcloud.platform.settings import Settings
 
 REGISTRY_LAYER = 1
+OCA_SERVICE = "oca"
+OCA_LAYER = 3  # after cache control (layer 2 in the default topology), before the gateway
 
 
 @dataclass(frozen=True)
@@ -82,9 +84,36 @@ def service_instance(settings: Settings, service: str, index: int) -> InstancePl
     )
 
 
+def oca_instances(settings: Settings) -> list[InstancePlan]:
+    """One process per OCA of the topology, each on its own loopback address."""
+    config = settings.topology.openconnect
+    if config is None or not config.enabled:
+        return []
+    plans = []
+    for index, oca in enumerate(config.ocas, start=1):
+        zone = settings.topology.zone_for(index - 1)
+        iid = instance_id(settings.hostname, OCA_SERVICE, index)
+        env = _env(settings, OCA_SERVICE, iid, zone, oca.address, 0)
+        env["REELCLOUD_OCA_ID"] = oca.id
+        plans.append(
+            InstancePlan(
+                service=OCA_SERVICE,
+                index=index,
+                instance_id=iid,
+                layer=REGISTRY_LAYER + OCA_LAYER,
+                zone=zone,
+                host=oca.address,
+                port=0,
+                env=env,
+            )
+        )
+    return plans
+
+
 def service_instances(settings: Settings) -> list[InstancePlan]:
-    return [
+    services = [
         service_instance(settings, service.name, index)
         for service in settings.topology.services
         for index in range(1, service.instances + 1)
     ]
+    return services + oca_instances(settings)

@@ -29,12 +29,15 @@ log = logging.getLogger(__name__)
 AppFactory = Callable[[Settings], web.Application]
 
 REGISTRY_ENTRYPOINT = "reelcloud.registry.api:create_app"
+OCA_ENTRYPOINT = "reelcloud.openconnect.app:create_app"  # every OCA of the topology runs this
 
 
 def resolve_entrypoint(settings: Settings) -> AppFactory:
     """The app factory of `settings.service`: the registry's, or the one the topology names."""
     if settings.service == "registry":
         spec = REGISTRY_ENTRYPOINT
+    elif settings.service == "oca":
+        spec = OCA_ENTRYPOINT
     else:
         spec = settings.topology.service(settings.service).entrypoint
     module_name, _, attr = spec.partition(":")

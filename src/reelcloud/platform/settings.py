@@ -11,9 +11,9 @@ import os
 import re
 import socket
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
-from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic import BaseModel, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from reelcloud.platform.errors import ConfigurationError
@@ -101,6 +101,23 @@ class Settings(BaseSettings):
             openconnect["signing_keys"] = {kid: "**********" for kid in openconnect["signing_keys"]}
             openconnect["report_secret"] = "**********"
         return data
+
+
+OptionsT = TypeVar("OptionsT", bound=BaseModel)
+
+
+def service_options(settings: Settings, model: type[OptionsT]) -> OptionsT:
+    """The `options:` the topology gives this process's service, validated by its own model."""
+    try:
+        options = settings.topology.service(settings.service).options
+    except ConfigurationError:
+        options = {}
+    try:
+        return model.model_validate(options)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise ConfigurationError(f"{settings.service} options: {where}: {first['msg']}") from exc
 
 
 def memcached_env_var(zone: str) -> str:

@@ -108,6 +108,18 @@ class ObjectStore:
             data: bytes = await body.read()
             return data
 
+    async def stream(
+        self, bucket: str, key: str, *, start: int = 0, chunk_bytes: int = 64 * 1024
+    ) -> AsyncIterator[bytes]:
+        """An object's bytes from `start` on, in chunks (fill resumes a partial download)."""
+        args: dict[str, Any] = {"Bucket": bucket, "Key": key}
+        if start:
+            args["Range"] = f"bytes={start}-"
+        reply = await self._call("get_object", **args)
+        async with reply["Body"] as body:
+            while chunk := await body.read(chunk_bytes):
+                yield chunk
+
     async def head(self, bucket: str, key: str) -> ObjectInfo | None:
         try:
             reply = await self._call("head_object", Bucket=bucket, Key=key)

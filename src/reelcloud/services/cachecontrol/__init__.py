@@ -1,0 +1,1 @@
+"""Cache control: what every OCA reports, and what every OCA should hold (fill manifests)."""

@@ -1,0 +1,1 @@
+"""Steering: ranked, signed OCA URLs for a client, and the content-steering manifest."""
