@@ -394,8 +394,12 @@ class _Connection:
         self.last_active = self.loop.time()
         try:
             self.parser.feed_data(data)
-        except _Refused as refused:
-            self._refuse(refused.status, refused.code, refused.message)
+        except httptools.HttpParserCallbackError as exc:  # a limit, raised in a callback
+            cause = exc.__cause__ or exc.__context__
+            if isinstance(cause, _Refused):
+                self._refuse(cause.status, cause.code, cause.message)
+            else:
+                self._refuse(400, "malformed", "the request is not valid HTTP/1.1")
         except httptools.HttpParserUpgrade:
             self._refuse(400, "upgrade_refused", "protocol upgrades are not supported")
         except httptools.HttpParserError:
