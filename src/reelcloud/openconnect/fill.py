@@ -159,8 +159,9 @@ class FillAgent:
             if needed <= self.store.free_bytes:
                 break
         for title_id, files in list(self.store.titles.items()):
-            if not any(self.store.has(c) for c in files.values()):
-                self.store.drop_title(title_id)
+            ids = files.values()
+            if not any(self.store.has(c) or c in wanted for c in ids):
+                self.store.drop_title(title_id)  # wholly evicted and not wanted back
         return needed <= self.store.free_bytes
 
     # ---- one file ------------------------------------------------------------------------------
