@@ -7,8 +7,10 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 
+import pytest
 import yaml
 from tests.support.cli import ROOT, cli_env, reelcloud, wait_gone, wait_status
 from tests.support.factories import free_port
@@ -22,6 +24,7 @@ def test_up_then_ctrl_c_leaves_nothing_behind(tmp_path):
         peer["port"] = free_port()
     gateway = next(s for s in doc["services"] if s["name"] == "gateway")
     gateway["options"]["listen_port"] = free_port()
+    doc["openconnect"]["port"] = oca_port = free_port()
     topology = tmp_path / "topology.yaml"
     topology.write_text(yaml.safe_dump(doc))
     data_dir = tmp_path / "data"
@@ -60,7 +63,13 @@ def test_up_then_ctrl_c_leaves_nothing_behind(tmp_path):
                 data_dir, lambda s: all(i["status"] == "UP" for i in s["instances"]), timeout_s=15
             )
             services = sorted(i["service"] for i in current["instances"])
-            assert services == ["gateway", "gateway", "registry", "registry"]
+            assert services == [
+                "cache-control",
+                *["gateway"] * 2,
+                *["oca"] * 5,
+                *["registry"] * 2,
+                *["steering"] * 2,
+            ]
             assert {e["name"] for e in current["engines"]} == {"postgres", "nats", "seaweedfs"}
             # Both gateway processes answer on the one shared port.
             base = f"http://127.0.0.1:{gateway['options']['listen_port']}"
@@ -68,6 +77,16 @@ def test_up_then_ctrl_c_leaves_nothing_behind(tmp_path):
             assert served == {200}
             health = json.load(urllib.request.urlopen(base + "/healthcheck"))
             assert health == {"status": "healthy"}
+            # Steering manifests are reached through the gateway (here: a request without a
+            # session, refused by the steering service itself).
+            with pytest.raises(urllib.error.HTTPError) as refused:
+                urllib.request.urlopen(base + "/steering/v1/manifest?s=nonsense")
+            assert refused.value.code == 400
+            assert json.load(refused.value)["error"]["code"] == "bad_request"
+            # Every OCA serves on its own address of the simulated network.
+            for oca in doc["openconnect"]["ocas"]:
+                url = f"http://{oca['address']}:{oca_port}/healthz"
+                assert urllib.request.urlopen(url).read() == b"ok"
             pids = [i["pid"] for i in current["instances"]] + [e["pid"] for e in current["engines"]]
 
             os.killpg(launcher.pid, signal.SIGINT)  # what Ctrl-C does to the foreground job

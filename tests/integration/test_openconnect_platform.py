@@ -2,7 +2,6 @@
 real S3 origin and steering real clients, with test timings (reports every 0.5 s)."""
 
 import asyncio
-import hashlib
 import os
 import signal
 import time
@@ -25,6 +24,8 @@ from tests.support.openconnect import publish
 
 from reelcloud.launcher.datadir import DataDir
 from reelcloud.launcher.up import engine_env
+from reelcloud.platform.errors import BadRequestError
+from reelcloud.platform.oca_auth import signed_headers
 from reelcloud.platform.rpc import RpcClient
 from reelcloud.rpc import steering_pb2, steering_pb2_grpc
 
@@ -271,3 +272,62 @@ async def test_an_old_title_waits_for_the_window_and_fill_now_brings_it(platform
     refused = await asyncio.to_thread(reelcloud, "fill", "--data-dir", str(platform))
     assert refused.returncode != 0
     assert "--now" in refused.stderr
+
+
+@pytest.mark.asyncio(loop_scope="module")
+async def test_bad_input_to_cache_control_and_steering_is_refused_clearly(
+    platform, published, steering
+):
+    base = f"http://{address_of(platform, 'cache-control')}"
+    secret = openconnect_dict()["report_secret"]
+    health = {
+        "active_connections": 0,
+        "bytes_per_s": 0,
+        "requests_per_s": 0,
+        "error_rate": 0,
+        "disk_used": 0,
+        "disk_free": 0,
+    }
+    body = orjson.dumps({"seq": 0, "health": health, "prefixes": [], "full": []})
+    forged = signed_headers("not-the-secret-at-all", "oca-a-1", "POST", "/v1/reports", body)
+    stale = signed_headers(secret, "oca-a-1", "POST", "/v1/reports", body)
+    stale["X-OCA-Timestamp"] = str(time.time() - 3600)  # replayed an hour later
+    malformed = b'{"seq": -1, "full": ["../../etc/passwd"]}'
+    cases = [
+        ({}, body, 403),  # unsigned
+        (forged, body, 403),
+        (stale, body, 403),
+        (signed_headers(secret, "oca-a-1", "POST", "/v1/reports", b"{"), b"{", 400),
+        (signed_headers(secret, "oca-a-1", "POST", "/v1/reports", malformed), malformed, 400),
+        (signed_headers(secret, "oca-nobody", "POST", "/v1/reports", body), body, 404),
+    ]
+    async with aiohttp.ClientSession() as http:
+        for headers, data, expected in cases:
+            async with http.post(f"{base}/v1/reports", data=data, headers=headers) as reply:
+                assert reply.status == expected, (headers, data)
+                assert (await reply.json())["error"]["message"]
+        async with http.get(f"{base}/v1/fill-manifest") as reply:
+            assert reply.status == 403
+        manifest_url = f"http://{address_of(platform, 'steering')}/steering/v1/manifest"
+        for query, expected in (("", 400), ("?s=abc.def", 403), ("?s=x&f=smooth", 400)):
+            async with http.get(manifest_url + query) as reply:
+                assert reply.status == expected, query
+    # The OCA whose name was used keeps its state: no forged "holds nothing" got through.
+    victim = (await ocas_summary(platform))["oca-a-1"]
+    assert victim["healthy"]
+    assert victim["titles_held"] >= 1
+
+    hot = published["hot"]
+    bad_requests = [
+        steering_pb2.SteerRequest(client_address="127.10.0.5", title_id="../etc"),
+        steering_pb2.SteerRequest(client_address="not-an-ip", title_id=hot["title_id"]),
+        steering_pb2.SteerRequest(
+            client_address="127.10.0.5", network_address="999.1.1.1", title_id=hot["title_id"]
+        ),
+        steering_pb2.SteerRequest(
+            client_address="127.10.0.5", title_id=hot["title_id"], content_ids=["x"] * 10_001
+        ),
+    ]
+    for request in bad_requests:
+        with pytest.raises(BadRequestError):
+            await steering.call("Steer", request, timeout_s=2)

@@ -7,6 +7,7 @@ import grpc
 from reelcloud.platform.errors import (
     BadRequestError,
     ConflictError,
+    ForbiddenError,
     NotFoundError,
     PayloadTooLargeError,
     ReelcloudError,
@@ -33,6 +34,7 @@ _FROM_STATUS: dict[grpc.StatusCode, type[ReelcloudError]] = {
     grpc.StatusCode.FAILED_PRECONDITION: BadRequestError,
     grpc.StatusCode.OUT_OF_RANGE: BadRequestError,
     grpc.StatusCode.NOT_FOUND: NotFoundError,
+    grpc.StatusCode.PERMISSION_DENIED: ForbiddenError,
     grpc.StatusCode.ALREADY_EXISTS: ConflictError,
     grpc.StatusCode.ABORTED: ConflictError,
     grpc.StatusCode.UNAVAILABLE: UnavailableError,
@@ -52,6 +54,8 @@ def to_grpc(error: ReelcloudError) -> grpc.StatusCode:
         return grpc.StatusCode.DEADLINE_EXCEEDED
     if isinstance(error, NotFoundError):
         return grpc.StatusCode.NOT_FOUND
+    if isinstance(error, ForbiddenError):
+        return grpc.StatusCode.PERMISSION_DENIED
     if isinstance(error, ConflictError):
         return grpc.StatusCode.ALREADY_EXISTS
     if isinstance(error, PayloadTooLargeError):
