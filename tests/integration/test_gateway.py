@@ -14,8 +14,8 @@ from tests.support.cli import ECHO_SERVICE, ROOT
 from tests.support.factories import free_port, topology_dict, write_topology
 from tests.support.servers import RunningService, registry_peers, wait_for
 
-from reelcloud.gateway import tokens
-from reelcloud.gateway.settings import DEV_SECRET
+from reelcloud.platform import session_tokens as tokens
+from reelcloud.platform.session_tokens import DEV_SECRET
 from reelcloud.platform.settings import Settings
 from reelcloud.platform.topology import Topology
 

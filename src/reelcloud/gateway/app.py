@@ -31,9 +31,10 @@ from reelcloud.gateway.http.origin import OriginPool
 from reelcloud.gateway.http.server import Limits, start_server
 from reelcloud.gateway.ratelimit import TokenBuckets
 from reelcloud.gateway.routing import RouteTable
-from reelcloud.gateway.settings import DEV_SECRET, GatewaySettings
+from reelcloud.gateway.settings import GatewaySettings
 from reelcloud.platform.app import STATE, ServiceState, create_service_app
 from reelcloud.platform.clock import SystemClock
+from reelcloud.platform.session_tokens import DEV_SECRET
 from reelcloud.platform.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -52,7 +53,9 @@ def build_chain(options: GatewaySettings, state: ServiceState, routes: RouteTabl
         CorsPreflightFilter(),
         FaultInjectionFilter(state.settings.fault_injection),
         RoutingFilter(routes),
-        AuthenticationFilter(options.auth_secret),
+        AuthenticationFilter(
+            options.auth_secret or state.settings.session_secret.get_secret_value()
+        ),
         RateLimitFilter(
             TokenBuckets(options.rate_per_client_per_s, options.burst_per_client, clock),
             TokenBuckets(options.rate_per_member_per_s, options.burst_per_member, clock),
@@ -84,8 +87,8 @@ def build_chain(options: GatewaySettings, state: ServiceState, routes: RouteTabl
 
 def create_app(settings: Settings) -> web.Application:
     options = GatewaySettings.of(settings)
-    if options.auth_secret == DEV_SECRET:
-        log.warning("gateway uses the development token secret; set options.auth_secret")
+    if (options.auth_secret or settings.session_secret.get_secret_value()) == DEV_SECRET:
+        log.warning("the development session secret is in use; set REELCLOUD_SESSION_SECRET")
     app = create_service_app(settings)
     state = app[STATE]
     routes = RouteTable.load(options.routes_file)

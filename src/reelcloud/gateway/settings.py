@@ -9,8 +9,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from reelcloud.platform.settings import Settings, service_options
 
 PACKAGE_DIR = Path(__file__).parent
-# A dev secret so a fresh checkout works; real deployments set their own (auth_secret).
-DEV_SECRET = "reelcloud-dev-secret-change-me"
 
 
 class GatewaySettings(BaseModel):
@@ -22,7 +20,8 @@ class GatewaySettings(BaseModel):
     routes_poll_interval_s: float = Field(default=0.5, gt=0)
     web_dir: Path = PACKAGE_DIR.parent.parent.parent / "web"
     trusted_proxies: list[str] = []  # peers whose X-Forwarded-For / X-Request-Id are believed
-    auth_secret: str = DEV_SECRET
+    # Empty: the platform's session secret (REELCLOUD_SESSION_SECRET), shared with accounts.
+    auth_secret: str = ""
     rate_per_client_per_s: float = Field(default=200.0, gt=0)
     burst_per_client: int = Field(default=400, gt=0)
     rate_per_member_per_s: float = Field(default=50.0, gt=0)

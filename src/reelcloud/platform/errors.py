@@ -4,6 +4,7 @@
      ├── ConfigurationError         settings or topology that cannot work
      ├── RequestError               the caller sent something wrong (4xx at the edge)
      │    ├── BadRequestError       400: malformed or missing fields
+     │    ├── UnauthenticatedError  401: no valid session
      │    ├── ForbiddenError        403: not allowed (bad signature, denied play)
      │    ├── NotFoundError         404: unknown resource
      │    ├── ConflictError         409: the server holds a newer copy
@@ -54,6 +55,11 @@ class RequestError(ReelcloudError):
 class BadRequestError(RequestError):
     status = 400
     code = "bad_request"
+
+
+class UnauthenticatedError(RequestError):
+    status = 401
+    code = "unauthenticated"
 
 
 class ForbiddenError(RequestError):

@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field, SecretStr, ValidationError, model_validat
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from reelcloud.platform.errors import ConfigurationError
+from reelcloud.platform.session_tokens import DEV_SECRET as DEV_SESSION_SECRET
 from reelcloud.platform.topology import Topology, load_topology
 
 
@@ -44,6 +45,8 @@ class Settings(BaseSettings):
     s3_access_key: str = ""
     s3_secret_key: SecretStr = SecretStr("")
     s3_region: str = "us-east-1"
+    # Signs members' session tokens: accounts issues them, the gateway checks them.
+    session_secret: SecretStr = SecretStr(DEV_SESSION_SECRET)
     # memcached nodes per zone, from REELCLOUD_MEMCACHED_<ZONE>=host:port,host:port
     memcached: dict[str, str] = Field(default_factory=dict)
 
@@ -96,6 +99,7 @@ class Settings(BaseSettings):
         if self.database_url is not None:
             data["database_url"] = "**********"
         data["s3_secret_key"] = "**********" if self.s3_secret_key.get_secret_value() else ""
+        data["session_secret"] = "**********"
         openconnect = data["topology"].get("openconnect")
         if openconnect:
             openconnect["signing_keys"] = {kid: "**********" for kid in openconnect["signing_keys"]}

@@ -11,6 +11,7 @@ from reelcloud.platform.errors import (
     NotFoundError,
     PayloadTooLargeError,
     ReelcloudError,
+    UnauthenticatedError,
     UnavailableError,
 )
 
@@ -35,6 +36,7 @@ _FROM_STATUS: dict[grpc.StatusCode, type[ReelcloudError]] = {
     grpc.StatusCode.OUT_OF_RANGE: BadRequestError,
     grpc.StatusCode.NOT_FOUND: NotFoundError,
     grpc.StatusCode.PERMISSION_DENIED: ForbiddenError,
+    grpc.StatusCode.UNAUTHENTICATED: UnauthenticatedError,
     grpc.StatusCode.ALREADY_EXISTS: ConflictError,
     grpc.StatusCode.ABORTED: ConflictError,
     grpc.StatusCode.UNAVAILABLE: UnavailableError,
@@ -56,6 +58,8 @@ def to_grpc(error: ReelcloudError) -> grpc.StatusCode:
         return grpc.StatusCode.NOT_FOUND
     if isinstance(error, ForbiddenError):
         return grpc.StatusCode.PERMISSION_DENIED
+    if isinstance(error, UnauthenticatedError):
+        return grpc.StatusCode.UNAUTHENTICATED
     if isinstance(error, ConflictError):
         return grpc.StatusCode.ALREADY_EXISTS
     if isinstance(error, PayloadTooLargeError):

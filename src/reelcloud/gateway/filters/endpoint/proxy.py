@@ -18,7 +18,9 @@ IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS"})
 # Response headers not passed on: hop-by-hop ones, and the request id the gateway sets itself.
 _NOT_COPIED = HOP_BY_HOP | {b"x-request-id"}
 # Headers a client may not set: the gateway is the only one that speaks them to origins.
-INTERNAL = frozenset({b"x-reelcloud-member", b"x-request-id", b"x-forwarded-for", b"host"})
+INTERNAL = frozenset(
+    {b"x-reelcloud-member", b"x-reelcloud-session", b"x-request-id", b"x-forwarded-for", b"host"}
+)
 
 
 class ProxyEndpoint(EndpointFilter):
@@ -170,6 +172,8 @@ class ProxyEndpoint(EndpointFilter):
         headers.append((b"x-forwarded-for", ctx.client_address.encode()))
         if ctx.claims.get("sub"):
             headers.append((b"x-reelcloud-member", str(ctx.claims["sub"]).encode()))
+        if ctx.claims.get("sid"):
+            headers.append((b"x-reelcloud-session", str(ctx.claims["sid"]).encode()))
         return headers
 
 

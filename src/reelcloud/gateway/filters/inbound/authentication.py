@@ -1,9 +1,9 @@
 from __future__ import annotations
 
-from reelcloud.gateway import tokens
 from reelcloud.gateway.context import RequestContext
 from reelcloud.gateway.filters.base import InboundFilter
 from reelcloud.gateway.outcome import Outcome
+from reelcloud.platform import session_tokens as tokens
 
 
 class AuthenticationFilter(InboundFilter):

@@ -1,7 +1,9 @@
 """Session tokens: `base64url(claims JSON).base64url(HMAC-SHA256)`, with an expiry.
 
-Until the accounts service issues real sessions, the gateway signs and checks these with a
-shared secret (the dev default in settings).
+The accounts service issues them at login (claims: `sub` the member, `sid` the session, `exp`);
+the gateway checks signature and expiry at the edge without a call; whether a session was
+revoked (logout) is the accounts service's to say when a request reaches a member's data.
+Both sides share `REELCLOUD_SESSION_SECRET` (a development default on one machine).
 """
 
 from __future__ import annotations
@@ -14,11 +16,12 @@ from typing import Any
 
 import orjson
 
-from reelcloud.platform.errors import ReelcloudError
+from reelcloud.platform.errors import UnauthenticatedError
+
+DEV_SECRET = "reelcloud-dev-secret-change-me"
 
 
-class InvalidTokenError(ReelcloudError):
-    status = 401
+class InvalidTokenError(UnauthenticatedError):
     code = "invalid_token"
 
 
@@ -30,8 +33,17 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-def issue(secret: str, member_id: str, *, ttl_s: int = 3600, now: float | None = None) -> str:
-    claims = {"sub": member_id, "exp": int((now or time.time()) + ttl_s)}
+def issue(
+    secret: str,
+    member_id: str,
+    *,
+    session_id: str = "",
+    ttl_s: int = 3600,
+    now: float | None = None,
+) -> str:
+    claims: dict[str, Any] = {"sub": member_id, "exp": int((now or time.time()) + ttl_s)}
+    if session_id:
+        claims["sid"] = session_id
     payload = _b64(orjson.dumps(claims))
     signature = hmac.new(secret.encode(), payload.encode(), hashlib.sha256).digest()
     return f"{payload}.{_b64(signature)}"
