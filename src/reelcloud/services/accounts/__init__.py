@@ -1,0 +1,1 @@
+"""Accounts: members, plans, profiles, devices and sessions (PostgreSQL of its own)."""

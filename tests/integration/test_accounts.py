@@ -1,0 +1,173 @@
+"""Accounts with real PostgreSQL, behind the real gateway: sign in, sessions, ownership."""
+
+import asyncio
+import base64
+
+import aiohttp
+import orjson
+import pytest
+import pytest_asyncio
+from tests.support.cli import reelcloud, status, wait_gone, wait_status
+from tests.support.factories import discovery_client, free_port, topology_dict, write_topology
+
+from reelcloud.platform.errors import NotFoundError, UnauthenticatedError
+from reelcloud.platform.rpc import RpcClient
+from reelcloud.rpc import accounts_pb2, accounts_pb2_grpc
+
+pytestmark = pytest.mark.asyncio
+
+
+def all_up(current):
+    return current["phase"] == "running" and all(
+        i["status"] == "UP" and i["process"] == "running" for i in current["instances"]
+    )
+
+
+@pytest.fixture(scope="module")
+def platform(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("accounts")
+    gateway_port = free_port()
+    doc = topology_dict(
+        [free_port()],
+        services=[
+            {"name": "accounts", "entrypoint": "reelcloud.services.accounts.app:create_app"},
+            {
+                "name": "gateway",
+                "entrypoint": "reelcloud.gateway.app:create_app",
+                "layer": 2,
+                "options": {"listen_port": gateway_port},
+            },
+        ],
+    )
+    doc["engines"]["postgres"] = {"enabled": True}
+    topology = write_topology(tmp / "topology.yaml", doc)
+    data_dir = tmp / "data"
+    result = reelcloud("up", "--detach", "--topology", str(topology), "--data-dir", str(data_dir))
+    assert result.returncode == 0, result.stdout + result.stderr
+    wait_status(data_dir, all_up, timeout_s=60)
+    yield data_dir, f"http://127.0.0.1:{gateway_port}"
+    reelcloud("down", "--data-dir", str(data_dir))
+    assert wait_gone(str(data_dir)) == []
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def accounts(platform):
+    data_dir, _ = platform
+    registry = status(data_dir)["registry"]["peers"][0]["url"]
+    discovery = discovery_client([registry], "accounts-test", 1, fetch=True)
+    await discovery.start()
+    for _ in range(50):
+        if discovery.instances("accounts"):
+            break
+        await asyncio.sleep(0.1)
+    client = RpcClient(discovery, "accounts", accounts_pb2_grpc.AccountsStub)
+    yield client
+    await client.aclose()
+    await discovery.aclose()
+
+
+async def login(http, base, email="alice@reelcloud.test", password="reelcloud"):
+    async with http.post(
+        f"{base}/api/accounts/login", json={"email": email, "password": password}
+    ) as reply:
+        return reply.status, await reply.json()
+
+
+@pytest.mark.asyncio(loop_scope="module")
+async def test_sign_in_use_the_session_sign_out(platform, accounts):
+    _, base = platform
+    # unsafe: keep cookies for an IP-address host, as a browser does for 127.0.0.1.
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+        code, body = await login(http, base)
+        assert code == 200, body
+        assert body["member"]["plan"] == {"name": "premium", "max_height": 1080, "max_streams": 4}
+        assert body["member"]["country"] == "US"
+        assert {p["id"] for p in body["profiles"]} == {"p-alice", "p-alice-kids"}
+        token = body["token"]
+        bearer = {"Authorization": f"Bearer {token}"}
+        async with http.get(f"{base}/api/accounts/me", headers=bearer) as reply:
+            assert reply.status == 200
+            assert (await reply.json())["member"]["id"] == "m-alice"
+        # The cookie set at login works as well (what a browser sends).
+        async with http.get(f"{base}/api/accounts/me") as reply:
+            assert reply.status == 200
+
+        member = await accounts.call(
+            "GetMember", accounts_pb2.GetMemberRequest(member_id="m-alice"), timeout_s=2
+        )
+        assert (member.plan, member.max_streams, member.status) == ("premium", 4, "active")
+
+        async with http.post(f"{base}/api/accounts/logout", headers=bearer) as reply:
+            assert reply.status == 200
+        http.cookie_jar.clear()
+        async with http.get(f"{base}/api/accounts/me", headers=bearer) as reply:
+            assert reply.status == 401
+            assert (await reply.json())["error"]["code"] == "session_revoked"
+        # Its session id, taken from the token, is refused over gRPC too.
+        payload = token.split(".")[0]
+        sid = orjson.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))["sid"]
+        with pytest.raises(UnauthenticatedError):
+            await accounts.call(
+                "GetMember",
+                accounts_pb2.GetMemberRequest(member_id="m-alice", session_id=sid),
+                timeout_s=2,
+            )
+
+
+@pytest.mark.asyncio(loop_scope="module")
+async def test_profiles_and_devices_of_another_member_are_not_found(platform, accounts):
+    mine = await accounts.call(
+        "GetProfile",
+        accounts_pb2.GetProfileRequest(member_id="m-bruno", profile_id="p-bruno"),
+        timeout_s=2,
+    )
+    assert mine.maturity == "R"
+    device = await accounts.call(
+        "GetDevice",
+        accounts_pb2.GetDeviceRequest(member_id="m-chen", device_id="d-chen-phone"),
+        timeout_s=2,
+    )
+    assert (device.type, device.max_height) == ("phone", 720)
+    for request in (
+        accounts_pb2.GetProfileRequest(member_id="m-bruno", profile_id="p-alice"),
+        accounts_pb2.GetProfileRequest(member_id="m-bruno", profile_id="nope"),
+    ):
+        with pytest.raises(NotFoundError):
+            await accounts.call("GetProfile", request, timeout_s=2)
+    with pytest.raises(NotFoundError):
+        await accounts.call(
+            "GetDevice",
+            accounts_pb2.GetDeviceRequest(member_id="m-chen", device_id="d-alice-tv"),
+            timeout_s=2,
+        )
+    with pytest.raises(NotFoundError):
+        await accounts.call(
+            "GetMember", accounts_pb2.GetMemberRequest(member_id="m-nobody"), timeout_s=2
+        )
+
+
+@pytest.mark.asyncio(loop_scope="module")
+async def test_bad_sign_ins_are_refused_clearly(platform):
+    _, base = platform
+    async with aiohttp.ClientSession() as http:
+        assert (await login(http, base, password="wrong"))[0] == 401
+        code, body = await login(http, base, email="nobody@reelcloud.test")
+        assert code == 401
+        assert body["error"]["code"] == "invalid_credentials"
+        for payload in (b"", b"{", b"[]", b'{"email": 5, "password": "x"}', b'{"email": "a@b.c"}',
+                        b'{"email": "a@b.c", "password": "x", "admin": true}',
+                        b'{"email": "' + b"a" * 300 + b'", "password": "x"}'):  # fmt: skip
+            async with http.post(f"{base}/api/accounts/login", data=payload) as reply:
+                assert reply.status == 400, payload
+                assert (await reply.json())["error"]["message"]
+        async with http.post(f"{base}/api/accounts/logout") as reply:  # no session
+            assert reply.status == 401
+        forged = {"Authorization": "Bearer eyJzdWIiOiJtLWFsaWNlIn0.c2lnbmF0dXJl"}
+        async with http.get(f"{base}/api/accounts/me", headers=forged) as reply:
+            assert reply.status == 401  # the gateway refuses it before accounts sees it
+        # A member header from outside is not believed: the gateway strips it.
+        async with http.get(
+            f"{base}/api/accounts/me",
+            headers={"X-Reelcloud-Member": "m-alice", "X-Reelcloud-Session": "s-guess"},
+        ) as reply:
+            assert reply.status == 401
