@@ -64,6 +64,7 @@ def test_up_then_ctrl_c_leaves_nothing_behind(tmp_path):
             )
             services = sorted(i["service"] for i in current["instances"])
             assert services == [
+                "accounts",
                 "cache-control",
                 *["gateway"] * 2,
                 *["oca"] * 5,
