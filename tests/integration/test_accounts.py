@@ -1,14 +1,12 @@
 """Accounts with real PostgreSQL, behind the real gateway: sign in, sessions, ownership."""
 
-import asyncio
 import base64
 
 import aiohttp
 import orjson
 import pytest
 import pytest_asyncio
-from tests.support.cli import reelcloud, status, wait_gone, wait_status
-from tests.support.factories import discovery_client, free_port, topology_dict, write_topology
+from tests.support.platform import Platform, running_platform
 
 from reelcloud.platform.errors import NotFoundError, UnauthenticatedError
 from reelcloud.platform.rpc import RpcClient
@@ -17,49 +15,19 @@ from reelcloud.rpc import accounts_pb2, accounts_pb2_grpc
 pytestmark = pytest.mark.asyncio
 
 
-def all_up(current):
-    return current["phase"] == "running" and all(
-        i["status"] == "UP" and i["process"] == "running" for i in current["instances"]
-    )
-
-
 @pytest.fixture(scope="module")
 def platform(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("accounts")
-    gateway_port = free_port()
-    doc = topology_dict(
-        [free_port()],
-        services=[
-            {"name": "accounts", "entrypoint": "reelcloud.services.accounts.app:create_app"},
-            {
-                "name": "gateway",
-                "entrypoint": "reelcloud.gateway.app:create_app",
-                "layer": 2,
-                "options": {"listen_port": gateway_port},
-            },
-        ],
-    )
-    doc["engines"]["postgres"] = {"enabled": True}
-    topology = write_topology(tmp / "topology.yaml", doc)
-    data_dir = tmp / "data"
-    result = reelcloud("up", "--detach", "--topology", str(topology), "--data-dir", str(data_dir))
-    assert result.returncode == 0, result.stdout + result.stderr
-    wait_status(data_dir, all_up, timeout_s=60)
-    yield data_dir, f"http://127.0.0.1:{gateway_port}"
-    reelcloud("down", "--data-dir", str(data_dir))
-    assert wait_gone(str(data_dir)) == []
+    services = [{"name": "accounts"}, {"name": "gateway", "layer": 2}]
+    with running_platform(
+        tmp_path_factory.mktemp("accounts"), services, engines=("postgres",)
+    ) as platform:
+        yield platform.data_dir, platform.gateway
 
 
 @pytest_asyncio.fixture(loop_scope="module")
 async def accounts(platform):
-    data_dir, _ = platform
-    registry = status(data_dir)["registry"]["peers"][0]["url"]
-    discovery = discovery_client([registry], "accounts-test", 1, fetch=True)
-    await discovery.start()
-    for _ in range(50):
-        if discovery.instances("accounts"):
-            break
-        await asyncio.sleep(0.1)
+    data_dir, gateway = platform
+    discovery = await Platform(data_dir, int(gateway.rsplit(":", 1)[1])).discovery("accounts")
     client = RpcClient(discovery, "accounts", accounts_pb2_grpc.AccountsStub)
     yield client
     await client.aclose()

@@ -63,11 +63,16 @@ async def start_oca(root: Path, address: str, files: dict[str, dict[str, bytes]]
 
 
 def manifest_for(
-    title_id: str, files: dict[str, bytes], popularity: float = 0.0, age_s: float = 0
+    title_id: str,
+    files: dict[str, bytes],
+    popularity: float = 0.0,
+    age_s: float = 0,
+    **metadata: Any,
 ) -> dict[str, Any]:
     return {
         "title_id": title_id,
-        "metadata": {"title": title_id, "popularity": popularity},
+        "duration_s": 12.0,
+        "metadata": {"title": title_id, "popularity": popularity, **metadata},
         "encoded_at": time.time() - age_s,
         "files": [
             {"name": name, "content_id": hashlib.sha256(data).hexdigest(), "size": len(data)}
@@ -82,11 +87,12 @@ async def publish(
     files: dict[str, bytes],
     popularity: float = 0.0,
     age_s: float = 0,
+    **metadata: Any,
 ) -> dict[str, Any]:
     """A title on the origin as ingest leaves it: its files, then its manifest last."""
     await store.ensure_bucket(ASSETS_BUCKET)
     for name, data in files.items():
         await store.put(ASSETS_BUCKET, f"titles/{title_id}/{name}", data)
-    manifest = manifest_for(title_id, files, popularity, age_s)
+    manifest = manifest_for(title_id, files, popularity, age_s, **metadata)
     await store.put(ASSETS_BUCKET, f"titles/{title_id}/manifest.json", orjson.dumps(manifest))
     return manifest

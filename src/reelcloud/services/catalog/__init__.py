@@ -1,0 +1,1 @@
+"""Catalog: titles, licensing windows by country, maturity and asset manifests."""

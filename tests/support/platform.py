@@ -1,0 +1,95 @@
+"""A platform started by the launcher for a test module: chosen services and engines, free
+ports, stopped (and checked gone) at the end."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from reelcloud.launcher.datadir import DataDir
+from reelcloud.launcher.up import engine_env
+from reelcloud.platform.discovery import DiscoveryClient
+from reelcloud.platform.storage import ObjectStore
+from tests.support.cli import reelcloud, status, wait_gone, wait_status
+from tests.support.factories import discovery_client, free_port, topology_dict, write_topology
+
+SERVICES = {
+    "accounts": "reelcloud.services.accounts.app:create_app",
+    "catalog": "reelcloud.services.catalog.app:create_app",
+    "cache-control": "reelcloud.services.cachecontrol.app:create_app",
+    "steering": "reelcloud.services.steering.app:create_app",
+    "gateway": "reelcloud.gateway.app:create_app",
+}
+
+
+def all_up(current: dict[str, Any]) -> bool:
+    return current["phase"] == "running" and all(
+        i["status"] == "UP" and i["process"] == "running" for i in current["instances"]
+    )
+
+
+class Platform:
+    def __init__(self, data_dir: Path, gateway_port: int) -> None:
+        self.data_dir = data_dir
+        self.gateway = f"http://127.0.0.1:{gateway_port}"
+
+    def address_of(self, service: str) -> str:
+        return next(
+            i["address"] for i in status(self.data_dir)["instances"] if i["service"] == service
+        )
+
+    async def discovery(self, *wanted: str) -> DiscoveryClient:
+        registry = status(self.data_dir)["registry"]["peers"][0]["url"]
+        client = discovery_client([registry], "test-client", 1, fetch=True)
+        await client.start()
+        for _ in range(100):
+            if all(client.instances(service) for service in wanted):
+                break
+            await asyncio.sleep(0.1)
+        return client
+
+    async def origin(self) -> ObjectStore:
+        env = engine_env(DataDir.at(self.data_dir))
+        return await ObjectStore(
+            env["REELCLOUD_S3_URL"], env["REELCLOUD_S3_ACCESS_KEY"], env["REELCLOUD_S3_SECRET_KEY"]
+        ).start()
+
+    def env(self) -> dict[str, str]:
+        return engine_env(DataDir.at(self.data_dir))
+
+
+@contextmanager
+def running_platform(
+    tmp: Path,
+    services: list[dict[str, Any]],
+    *,
+    engines: tuple[str, ...] = (),
+    openconnect: dict[str, Any] | None = None,
+) -> Iterator[Platform]:
+    """`services`: dicts with at least a name from SERVICES (entrypoint filled in); a gateway
+    gets a free listen port."""
+    gateway_port = free_port()
+    entries = []
+    for service in services:
+        entry = {"entrypoint": SERVICES[service["name"]], **service}
+        if entry["name"] == "gateway":
+            entry.setdefault("options", {})["listen_port"] = gateway_port
+        entries.append(entry)
+    doc = topology_dict([free_port()], services=entries)
+    for engine in engines:
+        doc["engines"][engine] = {"enabled": True}
+    if openconnect is not None:
+        doc["openconnect"] = openconnect
+    topology = write_topology(tmp / "topology.yaml", doc)
+    data_dir = tmp / "data"
+    result = reelcloud("up", "--detach", "--topology", str(topology), "--data-dir", str(data_dir))
+    assert result.returncode == 0, result.stdout + result.stderr
+    try:
+        wait_status(data_dir, all_up, timeout_s=60)
+        yield Platform(data_dir, gateway_port)
+    finally:
+        reelcloud("down", "--data-dir", str(data_dir))
+        assert wait_gone(str(data_dir)) == []
