@@ -66,6 +66,7 @@ def test_up_then_ctrl_c_leaves_nothing_behind(tmp_path):
             assert services == [
                 "accounts",
                 "cache-control",
+                "catalog",
                 *["gateway"] * 2,
                 *["oca"] * 5,
                 *["registry"] * 2,
