@@ -17,6 +17,3 @@ PLANS = {
     "standard": Plan("standard", 1080, 2),
     "premium": Plan("premium", 1080, 4),
 }
-
-# Ratings from least to most restricted audience; a profile may watch up to its own.
-MATURITY = ("G", "PG", "PG-13", "R")
