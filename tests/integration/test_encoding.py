@@ -9,6 +9,7 @@ import pytest
 from mpegdash.parser import MPEGDASHParser
 from tests.support.media import make_audio_only, make_video
 
+from reelcloud.encoding.encryption import decrypt_segment, encrypt_hls
 from reelcloud.encoding.ffmpeg import EncodePlan, encode
 from reelcloud.encoding.ladder import ladder_for
 from reelcloud.encoding.packaging import finish_hls
@@ -125,3 +126,30 @@ def test_per_title_ladder_spends_less_on_an_easy_title(tmp_path):
     assert len(easy_points) == 8  # 2 resolutions x 4 bitrates, each measured with VMAF
     assert all(0 <= point.vmaf <= 100 for point in easy_points)
     assert sum(r.video_kbps for r in easy_ladder) < sum(r.video_kbps for r in hard_ladder)
+
+
+def test_hls_segments_are_encrypted_copies_that_decrypt_with_the_sequence_iv(source, tmp_path):
+    info = probe(source)
+    plan = EncodePlan(info, ladder_for(info), tmp_path / "out")
+    asyncio.run(encode(plan))
+    finish_hls(plan)
+    key = bytes(range(16))
+    written = encrypt_hls(plan.out_dir, key)
+    assert written == {f"media_{i}.m3u8": f"hls_{i}.m3u8" for i in range(3)}
+    out = plan.out_dir
+    encrypted = m3u8.load(str(out / "hls_0.m3u8"))
+    clear = m3u8.load(str(out / "media_0.m3u8"))
+    assert encrypted.keys[-1].method == "AES-128"
+    assert encrypted.segment_map[0].uri == clear.segment_map[0].uri  # init stays clear
+    for number, (segment, plain) in enumerate(
+        zip(encrypted.segments, clear.segments, strict=True), start=clear.media_sequence
+    ):
+        assert segment.uri == "enc-" + plain.uri
+        data = (out / segment.uri).read_bytes()
+        assert data != (out / plain.uri).read_bytes()
+        assert decrypt_segment(data, key, number) == (out / plain.uri).read_bytes()
+        try:  # the wrong key does not give the segment back (usually not even its padding)
+            wrong = decrypt_segment(data, bytes(16), number)
+        except ValueError:
+            wrong = None
+        assert wrong != (out / plain.uri).read_bytes()

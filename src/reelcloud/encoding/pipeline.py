@@ -8,6 +8,7 @@ same source again (after a crash, say) finds the same title id and completes it.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import os
@@ -21,6 +22,7 @@ from typing import Any, ClassVar
 
 import orjson
 
+from reelcloud.encoding.encryption import encrypt_hls
 from reelcloud.encoding.ffmpeg import EncodePlan, encode
 from reelcloud.encoding.ladder import AUDIO_KBPS
 from reelcloud.encoding.packaging import finish_hls
@@ -115,7 +117,11 @@ async def ingest(
             plan = EncodePlan(info, rungs, work / "package")
             await encode(plan, progress=lambda done: report("encode", done))
             figures = finish_hls(plan)
-            manifest = build_manifest(title_id, source_id, info, metadata, plan, figures)
+            key = secrets.token_bytes(16)
+            report("encrypt", 0.0)
+            encrypted = await asyncio.to_thread(encrypt_hls, plan.out_dir, key)
+            report("encrypt", 1.0)
+            manifest = build_manifest(title_id, source_id, info, metadata, plan, figures, encrypted)
             manifest["ladder_probes"] = [
                 {"height": p.rung.height, "video_kbps": p.rung.video_kbps, "vmaf": round(p.vmaf, 2)}
                 for p in points
@@ -127,7 +133,7 @@ async def ingest(
                 await store.put_file(ASSETS_BUCKET, prefix + entry["name"], local, content_type)
                 report("upload", (index + 1) / len(files))
             key_id = manifest["encryption"]["key_id"]
-            await store.put(KEYS_BUCKET, f"{title_id}/{key_id}.key", secrets.token_bytes(16))
+            await store.put(KEYS_BUCKET, f"{title_id}/{key_id}.key", key)
             # Published: from here on the title exists.
             await store.put(
                 ASSETS_BUCKET, manifest_key(title_id), orjson.dumps(manifest), "application/json"
@@ -149,6 +155,7 @@ def build_manifest(
     metadata: TitleMetadata,
     plan: EncodePlan,
     figures: dict[str, dict[str, Any]],
+    encrypted: dict[str, str],
 ) -> dict[str, Any]:
     """What the playback service reads: renditions, codecs, and every file with its content
     id (a hash: OCAs, steering and fill name files by it)."""
@@ -176,8 +183,15 @@ def build_manifest(
                 "peak_bps": figures[rung.name]["peak_bps"],
                 "average_bps": figures[rung.name]["average_bps"],
                 "playlist": f"media_{index}.m3u8",
+                "hls_playlist": encrypted[f"media_{index}.m3u8"],
             }
         )
+    audio_playlist = f"media_{len(plan.rungs)}.m3u8"
+    audio = (
+        {"playlist": audio_playlist, "hls_playlist": encrypted[audio_playlist]}
+        if audio_playlist in encrypted
+        else None
+    )
     return {
         "title_id": title_id,
         "source_id": source_id,
@@ -186,10 +200,12 @@ def build_manifest(
         "fps": info.fps,
         "segment_s": plan.segment_s,
         "audio_kbps": AUDIO_KBPS if info.has_audio else 0,
+        "audio": audio,
         "rungs": rungs,
         "hls": "master.m3u8",
         "dash": "manifest.mpd",
-        "encryption": {"method": "AES-128", "key_id": secrets.token_hex(8)},
+        # HLS segments: AES-128, IV = media sequence number (encoding/encryption.py).
+        "encryption": {"method": "AES-128", "key_id": secrets.token_hex(8), "iv": "sequence"},
         "files": files,
         "encoded_at": time.time(),
     }
