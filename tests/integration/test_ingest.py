@@ -13,10 +13,10 @@ from tests.support.cli import ROOT, cli_env, reelcloud
 from tests.support.engines import NatsServer
 from tests.support.media import make_audio_only, make_video
 
-from reelcloud.encoding.pipeline import KEYS_BUCKET, TitleEncoded, manifest_key
+from reelcloud.encoding.pipeline import TitleEncoded, manifest_key
 from reelcloud.launcher.engines.seaweedfs import DEV_ACCESS_KEY, DEV_SECRET_KEY
 from reelcloud.platform.events import EventConsumer, decode
-from reelcloud.platform.storage import ASSETS_BUCKET, SOURCES_BUCKET, ObjectStore
+from reelcloud.platform.storage import ASSETS_BUCKET, KEYS_BUCKET, SOURCES_BUCKET, ObjectStore
 
 pytestmark = pytest.mark.asyncio
 

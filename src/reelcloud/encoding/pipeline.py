@@ -30,11 +30,10 @@ from reelcloud.encoding.pertitle import per_title_ladder
 from reelcloud.encoding.probe import SourceInfo, probe
 from reelcloud.platform.events import EventPayload, EventProducer
 from reelcloud.platform.settings import Settings
-from reelcloud.platform.storage import ASSETS_BUCKET, SOURCES_BUCKET, ObjectStore
+from reelcloud.platform.storage import ASSETS_BUCKET, KEYS_BUCKET, SOURCES_BUCKET, ObjectStore
 
 log = logging.getLogger(__name__)
 
-KEYS_BUCKET = "reelcloud-keys"  # content keys for the license service, never beside segments
 CONTENT_TYPES = {
     ".m3u8": "application/vnd.apple.mpegurl",
     ".mpd": "application/dash+xml",

@@ -23,6 +23,7 @@ from reelcloud.platform.settings import Settings
 
 SOURCES_BUCKET = "reelcloud-sources"  # uploaded originals
 ASSETS_BUCKET = "reelcloud-assets"  # encoded, packaged files that OCAs fill from
+KEYS_BUCKET = "reelcloud-keys"  # content keys for the license service, never beside segments
 _MISSING = {"NoSuchKey", "404", "NotFound", "NoSuchBucket"}
 
 
