@@ -22,6 +22,9 @@ SERVICES = {
     "cache-control": "reelcloud.services.cachecontrol.app:create_app",
     "steering": "reelcloud.services.steering.app:create_app",
     "gateway": "reelcloud.gateway.app:create_app",
+    "playback": "reelcloud.services.playback.app:create_app",
+    "license": "reelcloud.services.license.app:create_app",
+    "play-api": "reelcloud.apis.play.app:create_app",
 }
 
 

@@ -21,9 +21,9 @@ from reelcloud.platform.app import STATE, create_service_app
 from reelcloud.platform.discovery import DiscoveryClient
 from reelcloud.platform.errors import BadRequestError, ConfigurationError, ReelcloudError
 from reelcloud.platform.settings import Settings, service_options
+from reelcloud.platform.signed_blobs import SignedBlobs
 from reelcloud.platform.signed_urls import SCOPE, UrlSigner, client_network
 from reelcloud.rpc import steering_pb2, steering_pb2_grpc
-from reelcloud.services.steering.sessions import SessionCodec
 from reelcloud.services.steering.table import DEFAULT_RESULTS, SteeringTable
 
 log = logging.getLogger(__name__)
@@ -51,7 +51,9 @@ class Steering:
             config.origin_oca, config.report_interval_s * config.stale_after_reports
         )
         self.signer = UrlSigner(config.signing_keys)
-        self.sessions = SessionCodec(next(reversed(config.signing_keys.values())))
+        self.sessions = SignedBlobs(
+            next(reversed(config.signing_keys.values())), "steering session"
+        )
         self.loaded = asyncio.Event()
 
     def steer(self, request: Any) -> Any:
@@ -118,6 +120,8 @@ async def steering_manifest(request: web.Request) -> web.Response:
     if fmt not in FORMATS:
         raise BadRequestError("f must be hls or dash")
     session = steering.sessions.decode(request.query.get("s", ""))
+    if not isinstance(session.get("p"), list):
+        raise BadRequestError("the steering session names no pathways")
     pathways = [str(p) for p in session["p"]]
     reload_uri = f"{MANIFEST_PATH}?s={request.query['s']}&f={fmt}"
     return web.json_response(

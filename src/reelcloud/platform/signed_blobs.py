@@ -1,5 +1,7 @@
-"""The steering manifest's URL names the play it steers: title, pathways (OCA ids) and expiry,
-packed into one signed query value so the steering service keeps no per-play state."""
+"""Signed blobs: small JSON documents packed into one URL-safe value, so a service can put a
+play's context in a URL instead of keeping per-play state (steering manifests, the Play API's
+playlists). Each use has its own purpose string, so a blob made for one is refused by another.
+Blobs carry their expiry as `x` (unix seconds)."""
 
 from __future__ import annotations
 
@@ -13,10 +15,13 @@ import orjson
 
 from reelcloud.platform.errors import BadRequestError, ForbiddenError
 
+MAX_BLOB = 8192
 
-class SessionCodec:
-    def __init__(self, secret: str) -> None:
-        self._key = hashlib.sha256(b"steering-session:" + secret.encode()).digest()
+
+class SignedBlobs:
+    def __init__(self, secret: str, purpose: str) -> None:
+        self._key = hashlib.sha256(purpose.encode() + b":" + secret.encode()).digest()
+        self.purpose = purpose
 
     def _mac(self, payload: bytes) -> str:
         digest = hmac.new(self._key, payload, hashlib.sha256).digest()[:16]
@@ -28,16 +33,16 @@ class SessionCodec:
 
     def decode(self, value: str, now: float | None = None) -> dict[str, Any]:
         payload, dot, signature = value.partition(".")
-        if not dot or len(value) > 4096:
-            raise BadRequestError("the steering session is malformed")
+        if not dot or len(value) > MAX_BLOB:
+            raise BadRequestError(f"the {self.purpose} is malformed")
         if not hmac.compare_digest(self._mac(payload.encode()), signature):
-            raise ForbiddenError("the steering session's signature does not match")
+            raise ForbiddenError(f"the {self.purpose}'s signature does not match")
         try:
             data = orjson.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
         except (ValueError, orjson.JSONDecodeError) as exc:
-            raise BadRequestError("the steering session is malformed") from exc
-        if not isinstance(data, dict) or not isinstance(data.get("p"), list):
-            raise BadRequestError("the steering session is malformed")
+            raise BadRequestError(f"the {self.purpose} is malformed") from exc
+        if not isinstance(data, dict):
+            raise BadRequestError(f"the {self.purpose} is malformed")
         if float(data.get("x", 0)) <= (time.time() if now is None else now):
-            raise ForbiddenError("the steering session has expired")
+            raise ForbiddenError(f"the {self.purpose} has expired")
         return data

@@ -1,0 +1,1 @@
+"""Application APIs: the edge services behind the gateway that orchestrate microservices."""

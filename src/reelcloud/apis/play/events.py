@@ -1,0 +1,58 @@
+"""The events a play emits, one per step (the pipeline's history, trending and popularity
+jobs read them)."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from reelcloud.platform.events import EventPayload
+
+
+class PlayRequested(EventPayload):
+    event_type: ClassVar[str] = "play.requested"
+    member_id: str
+    title_id: str
+    profile_id: str
+    device_id: str
+    client_address: str
+
+
+class PlayDenied(EventPayload):
+    event_type: ClassVar[str] = "play.denied"
+    member_id: str
+    title_id: str
+    reason: str
+
+
+class PlayStarted(EventPayload):
+    event_type: ClassVar[str] = "play.started"
+    play_id: str
+    member_id: str
+    profile_id: str
+    title_id: str
+    device_id: str
+    country: str
+    rungs: list[str]
+    ocas: list[str]
+    steering_fallback: bool
+    latency_ms: float
+
+
+class PlayHeartbeat(EventPayload):
+    event_type: ClassVar[str] = "play.heartbeat"
+    play_id: str
+    member_id: str
+    profile_id: str
+    title_id: str
+    position_s: float
+    qoe: dict[str, Any]
+
+
+class PlayStopped(EventPayload):
+    event_type: ClassVar[str] = "play.stopped"
+    play_id: str
+    member_id: str
+    profile_id: str
+    title_id: str
+    position_s: float
+    qoe: dict[str, Any]

@@ -1,0 +1,288 @@
+"""The play path end to end, every part real: sign in through the gateway, POST /api/play,
+then the multivariant playlist, a media playlist, the key and a segment from the first OCA;
+denials with their reasons; stream slots; bad input."""
+
+import asyncio
+import xml.etree.ElementTree as ET
+from datetime import date, timedelta
+
+import aiohttp
+import m3u8
+import orjson
+import pytest
+import pytest_asyncio
+from mpegdash.parser import MPEGDASHParser
+from tests.support.factories import free_port, openconnect_dict
+from tests.support.media import make_video
+from tests.support.platform import running_platform
+
+from reelcloud.encoding.encryption import decrypt_segment
+from reelcloud.encoding.pipeline import TitleMetadata, ingest
+from reelcloud.platform.settings import load_settings
+
+pytestmark = pytest.mark.asyncio
+
+ISP_A_CLIENT = "127.10.0.5"
+TODAY = date.today()
+
+
+def licence(*countries):
+    start, end = (TODAY - timedelta(days=1)).isoformat(), (TODAY + timedelta(days=30)).isoformat()
+    return [{"country": c, "start": start, "end": end} for c in countries]
+
+
+@pytest.fixture(scope="module")
+def platform(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("play")
+    openconnect = openconnect_dict(port=free_port())
+    for oca in openconnect["ocas"]:
+        oca["fill_window"] = ["00:00", "00:00"]
+    services = [
+        {"name": "accounts"},
+        {"name": "catalog", "options": {"sweep_interval_s": 1}},
+        {"name": "playback"},
+        {"name": "license"},
+        {"name": "cache-control", "options": {"catalog_refresh_s": 0.5, "escalation_s": 2}},
+        {"name": "steering", "layer": 2, "options": {"state_poll_s": 0.2}},
+        {"name": "play-api", "layer": 3},
+        {"name": "gateway", "layer": 4},
+    ]
+    with running_platform(
+        tmp, services, engines=("postgres", "nats", "seaweedfs"), openconnect=openconnect
+    ) as platform:
+        yield platform
+
+
+async def publish_title(platform, tmp, name, countries, maturity="PG-13"):
+    env = platform.env()
+    settings = load_settings(
+        data_dir=tmp,
+        s3_url=env["REELCLOUD_S3_URL"],
+        s3_access_key=env["REELCLOUD_S3_ACCESS_KEY"],
+        s3_secret_key=env["REELCLOUD_S3_SECRET_KEY"],
+        nats_url=env["REELCLOUD_NATS_URL"],
+    )
+    source = await asyncio.to_thread(make_video, tmp / f"{name}.mp4", seconds=4, size="320x180")
+    metadata = TitleMetadata(name, 2024, ["drama"], countries, maturity, "", licence(*countries))
+    return await ingest(settings, source, metadata)
+
+
+def session_from(address=ISP_A_CLIENT, cookies=True):
+    return aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(local_addr=(address, 0)),
+        cookie_jar=aiohttp.CookieJar(unsafe=True) if cookies else aiohttp.DummyCookieJar(),
+    )
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def titles(platform, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("titles")
+    us = await publish_title(platform, tmp, "Only In America", ["US", "GB", "FR"], maturity="R")
+    # Playable once the catalog has it and steering finds OCAs holding all of its files.
+    async with session_from() as http:
+        token = await sign_in(http, platform, "alice")
+        for _ in range(300):
+            reply = await play(http, platform, token, us["title_id"])
+            if reply[0] == 200 and any(o["kind"] == "embedded" for o in reply[1]["ocas"]):
+                await stop(http, platform, token, reply[1])
+                break
+            await asyncio.sleep(0.2)
+        else:
+            raise AssertionError(f"the title never became playable: {reply}")
+    return {"us": us}
+
+
+async def sign_in(http, platform, who):
+    body = {"email": f"{who}@reelcloud.test", "password": "reelcloud"}
+    async with http.post(f"{platform.gateway}/api/accounts/login", json=body) as reply:
+        assert reply.status == 200, await reply.text()
+        return (await reply.json())["token"]
+
+
+async def play(http, platform, token, title_id, profile=None, device=None, who="alice"):
+    body = {
+        "title_id": title_id,
+        "profile_id": profile or f"p-{who}",
+        "device_id": device or f"d-{who}-browser",
+    }
+    headers = {"Authorization": f"Bearer {token}"}
+    async with http.post(f"{platform.gateway}/api/play", json=body, headers=headers) as reply:
+        return reply.status, await reply.json()
+
+
+async def stop(http, platform, token, played):
+    headers = {"Authorization": f"Bearer {token}"}
+    url = platform.gateway + played["stop_url"]
+    async with http.post(url, json={"position_s": 3.0}, headers=headers) as reply:
+        assert reply.status == 200, await reply.text()
+
+
+@pytest.mark.asyncio(loop_scope="module")
+async def test_a_member_in_isp_a_plays_from_isp_a_with_keys_and_segments(platform, titles):
+    title_id = titles["us"]["title_id"]
+    async with session_from() as http:
+        token = await sign_in(http, platform, "alice")
+        headers = {"Authorization": f"Bearer {token}"}
+        status, played = await play(http, platform, token, title_id)
+        assert status == 200, played
+        assert played["ocas"][0]["kind"] == "embedded"
+        assert played["ocas"][0]["oca_id"].startswith("oca-a-")
+        assert played["ocas"][-1]["oca_id"] == "oca-ixp-1"
+
+        # The multivariant playlist: one pathway per OCA, the first one first.
+        async with http.get(platform.gateway + played["hls"]["url"], headers=headers) as reply:
+            assert reply.status == 200
+            text = await reply.text()
+        assert text == played["hls"]["playlist"]
+        assert f'PATHWAY-ID="{played["ocas"][0]["oca_id"]}"' in text.split("\n")[3]
+        master = m3u8.loads(text, uri=platform.gateway + played["hls"]["url"])
+        assert master.content_steering.pathway_id == played["ocas"][0]["oca_id"]
+        assert {p.stream_info.pathway_id for p in master.playlists} == {
+            o["oca_id"] for o in played["ocas"]
+        }
+
+        # A media playlist of the first pathway: segments on that OCA, the key at license.
+        first = next(
+            p for p in master.playlists if p.stream_info.pathway_id == played["ocas"][0]["oca_id"]
+        )
+        async with http.get(first.absolute_uri, headers=headers) as reply:
+            assert reply.status == 200
+            media = m3u8.loads(await reply.text())
+        oca_address = media.segments[0].uri.split("/")[2]
+        assert oca_address.startswith("127.10.255.")
+        key_uri = media.keys[-1].uri
+        assert key_uri.startswith("/api/license/key/")
+
+        async with http.get(platform.gateway + key_uri) as reply:
+            assert reply.status == 200
+            key = await reply.read()
+        assert len(key) == 16
+        async with http.get(media.segments[0].uri) as reply:  # straight from the OCA
+            assert reply.status == 200
+            encrypted = await reply.read()
+        clear = decrypt_segment(encrypted, key, media.media_sequence)
+        assert clear[4:8] in (b"styp", b"moof", b"sidx")  # an fMP4 fragment
+
+        # The MPD: a BaseURL per OCA and a ContentSteering element.
+        async with http.get(platform.gateway + played["dash"]["url"], headers=headers) as reply:
+            assert reply.status == 200
+            mpd_text = await reply.text()
+        mpd = MPEGDASHParser.parse(mpd_text)  # a valid MPD for a real parser
+        assert len(mpd.periods[0].adaptation_sets) >= 1
+        root = ET.fromstring(mpd_text)
+        ns = {"d": "urn:mpeg:dash:schema:mpd:2011"}
+        bases = root.findall("d:BaseURL", ns)
+        assert [b.get("serviceLocation") for b in bases] == [o["oca_id"] for o in played["ocas"]]
+        assert bases[0].text == media.segments[0].uri.rsplit("/", 1)[0] + "/"
+        steering = root.find("d:ContentSteering", ns)
+        assert steering.get("defaultServiceLocation") == played["ocas"][0]["oca_id"]
+        assert steering.text.startswith("/steering/v1/manifest?s=")
+
+        # The key is refused without a token, with a forged one, and for another title.
+        key_path, _, token_part = key_uri.partition("?t=")
+        for url in (
+            key_path,
+            key_path + "?t=forged.token",
+            "/api/license/key/t-0000000000000000?t=" + token_part,
+        ):
+            async with http.get(platform.gateway + url) as reply:
+                assert reply.status == 403, url
+        await stop(http, platform, token, played)
+
+
+@pytest.mark.asyncio(loop_scope="module")
+async def test_denials_say_why(platform, titles):
+    title_id = titles["us"]["title_id"]
+    async with session_from() as http:
+        cases = [
+            ("eve", None, "not_licensed"),  # BR
+            ("dana", None, "plan_on_hold"),
+            ("alice", "p-alice-kids", "maturity"),
+        ]
+        for who, profile, reason in cases:
+            token = await sign_in(http, platform, who)
+            status, body = await play(http, platform, token, title_id, profile=profile, who=who)
+            assert (status, body["error"]["code"]) == (403, reason), body
+            assert body["error"]["message"]
+
+
+@pytest.mark.asyncio(loop_scope="module")
+async def test_a_basic_plan_streams_on_one_screen_at_a_time(platform, titles):
+    title_id = titles["us"]["title_id"]
+    async with session_from() as http:
+        token = await sign_in(http, platform, "chen")  # basic: one stream, 480p at most
+        status, first = await play(http, platform, token, title_id, who="chen")
+        assert status == 200, first
+        status, second = await play(http, platform, token, title_id, who="chen", device="d-chen-tv")
+        assert (status, second["error"]["code"]) == (403, "too_many_streams")
+        await stop(http, platform, token, first)
+        status, third = await play(http, platform, token, title_id, who="chen", device="d-chen-tv")
+        assert status == 200, third
+        await stop(http, platform, token, third)
+
+
+@pytest.mark.asyncio(loop_scope="module")
+async def test_bad_play_requests_get_clear_4xx(platform, titles):
+    title_id = titles["us"]["title_id"]
+    async with session_from() as http:
+        token = await sign_in(http, platform, "bruno")
+        headers = {"Authorization": f"Bearer {token}"}
+        bodies = [
+            (b"", 400),
+            (b"{", 400),
+            (orjson.dumps({"title_id": title_id}), 400),
+            (
+                orjson.dumps({"title_id": 5, "profile_id": "p-bruno", "device_id": "d-bruno-tv"}),
+                400,
+            ),
+            (
+                orjson.dumps(
+                    {"title_id": "../x", "profile_id": "p-bruno", "device_id": "d-bruno-tv"}
+                ),
+                400,
+            ),
+            (
+                orjson.dumps(
+                    {
+                        "title_id": "t-0000000000000000",
+                        "profile_id": "p-bruno",
+                        "device_id": "d-bruno-tv",
+                    }
+                ),
+                404,
+            ),
+            (
+                orjson.dumps(
+                    {"title_id": title_id, "profile_id": "p-alice", "device_id": "d-bruno-tv"}
+                ),
+                404,
+            ),
+            (
+                orjson.dumps(
+                    {"title_id": title_id, "profile_id": "p-bruno", "device_id": "d-alice-tv"}
+                ),
+                404,
+            ),
+        ]
+        for body, expected in bodies:
+            async with http.post(
+                f"{platform.gateway}/api/play", data=body, headers=headers
+            ) as reply:
+                assert reply.status == expected, (body, await reply.text())
+                assert (await reply.json())["error"]["message"]
+    async with session_from(cookies=False) as http:
+        async with http.post(f"{platform.gateway}/api/play", json={}) as reply:
+            assert reply.status == 401  # no session
+        # Someone else's play session is refused for its playlists and heartbeats.
+        alice = await sign_in(http, platform, "alice")
+        status, played = await play(http, platform, alice, title_id)
+        assert status == 200
+        bruno = {"Authorization": f"Bearer {await sign_in(http, platform, 'bruno')}"}
+        async with http.get(platform.gateway + played["hls"]["url"], headers=bruno) as reply:
+            assert reply.status == 403
+        forged = played["hls"]["url"][:-4] + "AAAA"
+        async with http.get(
+            platform.gateway + forged, headers={"Authorization": f"Bearer {alice}"}
+        ) as reply:
+            assert reply.status == 403
+        await stop(http, platform, alice, played)
