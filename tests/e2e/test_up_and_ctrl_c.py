@@ -68,7 +68,10 @@ def test_up_then_ctrl_c_leaves_nothing_behind(tmp_path):
                 "cache-control",
                 "catalog",
                 *["gateway"] * 2,
+                "license",
                 *["oca"] * 5,
+                *["play-api"] * 2,
+                "playback",
                 *["registry"] * 2,
                 *["steering"] * 2,
             ]
