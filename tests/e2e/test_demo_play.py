@@ -1,0 +1,101 @@
+"""The shipped topology, detached, with a one-title demo catalog: a demo member in ISP A
+signs in and plays from an ISP A OCA; a member whose country lacks the licence is refused."""
+
+import asyncio
+
+import aiohttp
+import m3u8
+import pytest
+import yaml
+from tests.support.cli import cli_env, reelcloud, wait_gone, wait_status
+from tests.support.factories import free_port
+
+from reelcloud.platform.topology import default_topology_path
+
+pytestmark = pytest.mark.asyncio
+
+
+@pytest.fixture
+def shipped_platform(tmp_path):
+    doc = yaml.safe_load(default_topology_path().read_text())
+    for peer in doc["registry"]["peers"]:
+        peer["port"] = free_port()
+    gateway = next(s for s in doc["services"] if s["name"] == "gateway")
+    gateway["options"]["listen_port"] = port = free_port()
+    doc["openconnect"]["port"] = free_port()
+    doc["demo_catalog"] = {"enabled": True, "titles": 1, "seconds": 4}
+    topology = tmp_path / "topology.yaml"
+    topology.write_text(yaml.safe_dump(doc))
+    data_dir = tmp_path / "data"
+    result = reelcloud(
+        "up", "--detach", "--topology", str(topology), "--data-dir", str(data_dir), env=cli_env()
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    try:
+        yield data_dir, f"http://127.0.0.1:{port}"
+    finally:
+        reelcloud("down", "--data-dir", str(data_dir))
+        assert wait_gone(str(data_dir)) == []
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.timeout(300)
+async def test_a_demo_member_plays_the_demo_title_from_their_isp(shipped_platform):
+    data_dir, gateway = shipped_platform
+    seeded = await asyncio.to_thread(
+        wait_status,
+        data_dir,
+        lambda s: any(
+            j["name"] == "demo-seed" and j["process"] == "stopped" for j in s.get("jobs", [])
+        ),
+        180,
+    )
+    seed = next(j for j in seeded["jobs"] if j["name"] == "demo-seed")
+    assert seed["exit_code"] == 0
+    connector = aiohttp.TCPConnector(local_addr=("127.10.0.9", 0))  # a home in ISP A
+    async with aiohttp.ClientSession(connector=connector) as http:
+        async with http.get(f"{gateway}/api/catalog/titles") as reply:
+            titles = (await reply.json())["titles"]
+        assert [t["name"] for t in titles] == ["Test Pattern Odyssey"]
+        title_id = titles[0]["id"]
+
+        async def signed_in(who):
+            body = {"email": f"{who}@reelcloud.test", "password": "reelcloud"}
+            async with http.post(f"{gateway}/api/accounts/login", json=body) as reply:
+                assert reply.status == 200
+                return {"Authorization": f"Bearer {(await reply.json())['token']}"}
+
+        alice = await signed_in("alice")
+        body = {"title_id": title_id, "profile_id": "p-alice", "device_id": "d-alice-browser"}
+        for _ in range(300):  # until the OCAs of ISP A hold it
+            async with http.post(f"{gateway}/api/play", json=body, headers=alice) as reply:
+                played = await reply.json()
+            if reply.status == 200 and played["ocas"][0]["oca_id"].startswith("oca-a-"):
+                break
+            if reply.status == 200:
+                async with http.post(gateway + played["stop_url"], headers=alice):
+                    pass
+            await asyncio.sleep(0.5)
+        assert played["ocas"][0]["oca_id"].startswith("oca-a-"), played
+
+        master = m3u8.loads(played["hls"]["playlist"], uri=gateway + played["hls"]["url"])
+        variant = next(
+            p for p in master.playlists if p.stream_info.pathway_id == played["ocas"][0]["oca_id"]
+        )
+        async with http.get(variant.absolute_uri, headers=alice) as reply:
+            media = m3u8.loads(await reply.text())
+        async with http.get(gateway + media.keys[-1].uri) as reply:
+            assert reply.status == 200
+            assert len(await reply.read()) == 16
+        async with http.get(media.segments[0].uri) as reply:
+            assert reply.status == 200
+            assert reply.url.host.startswith("127.10.255.")
+            assert len(await reply.read()) > 0
+        async with http.post(gateway + played["stop_url"], headers=alice) as reply:
+            assert reply.status == 200
+
+        eve = await signed_in("eve")  # in Brazil, where the demo title is not licensed
+        body = {"title_id": title_id, "profile_id": "p-eve", "device_id": "d-eve-browser"}
+        async with http.post(f"{gateway}/api/play", json=body, headers=eve) as reply:
+            assert reply.status == 403
+            assert (await reply.json())["error"]["code"] == "not_licensed"
