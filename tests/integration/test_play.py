@@ -3,6 +3,7 @@ then the multivariant playlist, a media playlist, the key and a segment from the
 denials with their reasons; stream slots; bad input."""
 
 import asyncio
+import time
 import xml.etree.ElementTree as ET
 from datetime import date, timedelta
 
@@ -12,9 +13,10 @@ import orjson
 import pytest
 import pytest_asyncio
 from mpegdash.parser import MPEGDASHParser
+from tests.support.cli import cli_env, reelcloud, wait_status
 from tests.support.factories import free_port, openconnect_dict
 from tests.support.media import make_video
-from tests.support.platform import running_platform
+from tests.support.platform import all_up, running_platform
 
 from reelcloud.encoding.encryption import decrypt_segment
 from reelcloud.encoding.pipeline import TitleMetadata, ingest
@@ -48,7 +50,11 @@ def platform(tmp_path_factory):
         {"name": "gateway", "layer": 4},
     ]
     with running_platform(
-        tmp, services, engines=("postgres", "nats", "seaweedfs"), openconnect=openconnect
+        tmp,
+        services,
+        engines=("postgres", "nats", "seaweedfs"),
+        openconnect=openconnect,
+        env=cli_env(REELCLOUD_FAULT_INJECTION="true"),
     ) as platform:
         yield platform
 
@@ -286,3 +292,64 @@ async def test_bad_play_requests_get_clear_4xx(platform, titles):
         ) as reply:
             assert reply.status == 403
         await stop(http, platform, alice, played)
+
+
+async def timed_play(http, platform, token, title_id, fault=""):
+    headers = {"Authorization": f"Bearer {token}"}
+    if fault:
+        headers["X-Reelcloud-Fault"] = fault
+    body = {"title_id": title_id, "profile_id": "p-alice", "device_id": "d-alice-browser"}
+    started = time.perf_counter()
+    async with http.post(f"{platform.gateway}/api/play", json=body, headers=headers) as reply:
+        return reply.status, await reply.json(), time.perf_counter() - started
+
+
+async def scale(platform, service, count):
+    result = await asyncio.to_thread(
+        reelcloud, "scale", service, str(count), "--data-dir", str(platform.data_dir)
+    )
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.asyncio(loop_scope="module")
+async def test_plays_survive_a_slow_catalog_and_no_steering_but_not_missing_accounts(
+    platform, titles
+):
+    title_id = titles["us"]["title_id"]
+    async with session_from() as http:
+        token = await sign_in(http, platform, "alice")
+        status, played, _ = await timed_play(http, platform, token, title_id)
+        assert status == 200, played
+        await stop(http, platform, token, played)
+
+        # Catalog answers in 2 s: the Play API's 150 ms budget for it runs out, and the title
+        # it returned last time serves instead.
+        status, played, elapsed = await timed_play(
+            http, platform, token, title_id, fault="catalog.delay_ms=2000"
+        )
+        assert status == 200, played
+        assert elapsed < 1.0, elapsed
+        await stop(http, platform, token, played)
+
+        # Steering gone: the last answer for this network and title.
+        await scale(platform, "steering", 0)
+        try:
+            status, played, _ = await timed_play(http, platform, token, title_id)
+            assert status == 200, played
+            assert played["steering_fallback"] is True
+            assert played["ocas"][0]["oca_id"].startswith("oca-a-")
+            await stop(http, platform, token, played)
+        finally:
+            await scale(platform, "steering", 1)
+
+        # Accounts gone: an authorisation dependency, so the play fails, fast and clearly.
+        await scale(platform, "accounts", 0)
+        try:
+            for _ in range(3):
+                status, body, elapsed = await timed_play(http, platform, token, title_id)
+                assert status == 503, body
+                assert body["error"]["code"] == "accounts_unavailable"
+                assert elapsed < 0.5, elapsed
+        finally:
+            await scale(platform, "accounts", 1)
+            await asyncio.to_thread(wait_status, platform.data_dir, all_up, 60)

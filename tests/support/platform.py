@@ -71,6 +71,7 @@ def running_platform(
     *,
     engines: tuple[str, ...] = (),
     openconnect: dict[str, Any] | None = None,
+    env: dict[str, str] | None = None,
 ) -> Iterator[Platform]:
     """`services`: dicts with at least a name from SERVICES (entrypoint filled in); a gateway
     gets a free listen port."""
@@ -88,7 +89,9 @@ def running_platform(
         doc["openconnect"] = openconnect
     topology = write_topology(tmp / "topology.yaml", doc)
     data_dir = tmp / "data"
-    result = reelcloud("up", "--detach", "--topology", str(topology), "--data-dir", str(data_dir))
+    result = reelcloud(
+        "up", "--detach", "--topology", str(topology), "--data-dir", str(data_dir), env=env
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     try:
         wait_status(data_dir, all_up, timeout_s=60)

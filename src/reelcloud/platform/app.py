@@ -21,6 +21,7 @@ from typing import Any
 from aiohttp import web
 
 from reelcloud import __version__
+from reelcloud.platform import faults
 from reelcloud.platform.discovery import DiscoveryClient
 from reelcloud.platform.discovery.client import order_by_zone
 from reelcloud.platform.errors import ReelcloudError
@@ -29,6 +30,7 @@ from reelcloud.platform.metrics import Metrics
 from reelcloud.platform.resilience import CommandRunner, ResilienceConfig, request_scope
 from reelcloud.platform.resilience.routes import add_resilience_routes
 from reelcloud.platform.rpc import RpcServer
+from reelcloud.platform.rpc.context import fault_header
 from reelcloud.platform.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -87,9 +89,18 @@ async def _request_id_middleware(request: web.Request, handler: Handler) -> web.
 
 @web.middleware
 async def _request_scope_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Commands with a cache key run once per incoming request."""
-    with request_scope():
-        return await handler(request)
+    """Commands with a cache key run once per incoming request; the request's fault header
+    goes on with the calls it makes, and what it asks of this service is done here."""
+    header = request.headers.get(faults.HEADER)
+    settings = request.app[STATE].settings
+    token = fault_header.set(header if settings.fault_injection else None)
+    try:
+        with request_scope():
+            if settings.fault_injection:
+                await faults.inject(settings.service, header)
+            return await handler(request)
+    finally:
+        fault_header.reset(token)
 
 
 @web.middleware
@@ -214,7 +225,9 @@ def create_service_app(settings: Settings, *, fetch_registry: bool = True) -> we
         metrics=metrics,
         discovery=discovery,
         commands=commands,
-        rpc=RpcServer(settings.host),
+        rpc=RpcServer(
+            settings.host, service=settings.service, fault_injection=settings.fault_injection
+        ),
     )
     app.router.add_get("/healthz", _healthz)
     app.router.add_get("/readyz", _readyz)

@@ -13,6 +13,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1.health import aio as health_aio
 from grpc_reflection.v1alpha import reflection
 
+from reelcloud.platform import faults
 from reelcloud.platform.errors import ReelcloudError
 from reelcloud.platform.logging import request_id_var
 from reelcloud.platform.rpc.context import FAULT_KEY, REQUEST_ID_KEY, fault_header, inbound_deadline
@@ -25,7 +26,12 @@ AddServicer = Callable[[Any, grpc.aio.Server], None]
 
 class _CallContextInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
     """Around every unary handler: set the request id, the deadline and the fault header for
-    the calls it makes, and turn platform errors into status codes."""
+    the calls it makes, inject the faults asked of this service (when enabled), and turn
+    platform errors into status codes."""
+
+    def __init__(self, service: str, fault_injection: bool) -> None:
+        self.service = service
+        self.fault_injection = fault_injection
 
     async def intercept_service(
         self,
@@ -46,6 +52,8 @@ class _CallContextInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
                 fault_header.set(metadata.get(FAULT_KEY)),
             )
             try:
+                if self.fault_injection:
+                    await faults.inject(self.service, metadata.get(FAULT_KEY))
                 return await inner(request, context)
             except ReelcloudError as exc:
                 await context.abort(to_grpc(exc), exc.message)
@@ -62,9 +70,18 @@ class _CallContextInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
 
 
 class RpcServer:
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        service: str = "",
+        fault_injection: bool = False,
+    ) -> None:
         self.host = host
         self.port = port
+        self.service = service
+        self.fault_injection = fault_injection
         self._services: list[tuple[AddServicer, Any, str]] = []
         self._server: grpc.aio.Server | None = None
         self._health = health_aio.HealthServicer()
@@ -78,7 +95,9 @@ class RpcServer:
         return bool(self._services)
 
     async def start(self) -> int:
-        server = grpc.aio.server(interceptors=[_CallContextInterceptor()])
+        server = grpc.aio.server(
+            interceptors=[_CallContextInterceptor(self.service, self.fault_injection)]
+        )
         names = [
             reflection.SERVICE_NAME,
             health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
