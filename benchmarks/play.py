@@ -53,7 +53,7 @@ from reelcloud.platform.settings import load_settings
 
 NETWORK = {"X-Reelcloud-Network": "127.10.0.5"}  # wrk cannot bind an ISP A address: say it
 MEMBERS = 32
-CONNECTIONS = 32
+CONNECTIONS = 12
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 

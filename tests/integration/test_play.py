@@ -46,7 +46,17 @@ def platform(tmp_path_factory):
         {"name": "license"},
         {"name": "cache-control", "options": {"catalog_refresh_s": 0.5, "escalation_s": 2}},
         {"name": "steering", "layer": 2, "options": {"state_poll_s": 0.2}},
-        {"name": "play-api", "layer": 3},
+        # No answer reuse: every play asks every dependency, so fallbacks are what is tested.
+        {
+            "name": "play-api",
+            "layer": 3,
+            "options": {
+                "title_cache_s": 0,
+                "member_cache_s": 0,
+                "account_cache_s": 0,
+                "steering_cache_s": 0,
+            },
+        },
         {"name": "gateway", "layer": 4},
     ]
     with running_platform(

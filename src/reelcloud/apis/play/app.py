@@ -26,8 +26,8 @@ import logging
 import os
 import re
 import time
-from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 from urllib.parse import quote
 
@@ -36,6 +36,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from reelcloud.apis.play import documents
+from reelcloud.apis.play.caches import TtlCache
 from reelcloud.apis.play.events import (
     PlayDenied,
     PlayHeartbeat,
@@ -82,6 +83,30 @@ NETWORK_HEADER = "X-Reelcloud-Network"  # the simulated network a browser says i
 FALLBACK_ENTRIES = 10_000
 
 
+@dataclass
+class TitleInfo:
+    """A catalog answer, with what every play of it needs worked out once."""
+
+    title: Any
+    manifest: dict[str, Any]
+    rungs: list[Any]
+    _content_ids: dict[tuple[str, ...], list[str]] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, title: Any) -> TitleInfo:
+        manifest = orjson.loads(title.manifest_json)
+        rungs = [
+            playback_pb2.Rung(name=r["name"], height=int(r["height"])) for r in manifest["rungs"]
+        ]
+        return cls(title, manifest, rungs)
+
+    def content_ids(self, rungs: list[str]) -> list[str]:
+        key = tuple(rungs)
+        if key not in self._content_ids:
+            self._content_ids[key] = hls_content_ids(self.manifest, rungs)
+        return self._content_ids[key]
+
+
 class PlaySettings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -92,6 +117,12 @@ class PlaySettings(BaseModel):
     steering_timeout_ms: int = Field(default=100, gt=0)
     license_timeout_ms: int = Field(default=200, gt=0)
     play_ttl_s: int = Field(default=6 * 3600, gt=0)
+    # How long an answer is reused before asking again (stale ones still serve as fallbacks).
+    # A signed-out session keeps playing for at most member_cache_s.
+    title_cache_s: float = Field(default=30.0, ge=0)
+    member_cache_s: float = Field(default=5.0, ge=0)
+    account_cache_s: float = Field(default=60.0, ge=0)  # profiles and devices
+    steering_cache_s: float = Field(default=2.0, ge=0)
 
 
 class PlayRequest(BaseModel):
@@ -161,8 +192,12 @@ class PlayApi:
             state, "license", license_pb2_grpc.LicenseStub, options.license_timeout_ms
         )
         self.blobs = SignedBlobs(settings.session_secret.get_secret_value(), "play session")
-        self.titles: dict[str, Any] = {}  # last good catalog answer per title (fallback)
-        self.steered: OrderedDict[tuple[str, str], Any] = OrderedDict()  # (network, title)
+        self.titles: TtlCache[str, TitleInfo] = TtlCache(options.title_cache_s, 10_000)
+        self.members: TtlCache[tuple[str, str], Any] = TtlCache(options.member_cache_s, 100_000)
+        self.owned: TtlCache[tuple[str, str, str], Any] = TtlCache(options.account_cache_s, 100_000)
+        self.steered: TtlCache[tuple[str, str, tuple[str, ...]], Any] = TtlCache(
+            options.steering_cache_s, FALLBACK_ENTRIES
+        )
         self.templates: dict[tuple[str, str], str] = {}  # stored playlists and MPDs, immutable
         self.origin = ObjectStore.from_settings(settings) if settings.s3_url else None
         self.events: EventProducer | None = None
@@ -173,35 +208,70 @@ class PlayApi:
 
     # ---- dependencies, each with its fallback policy ----------------------------------------
 
-    async def title(self, title_id: str) -> Any:
+    async def title(self, title_id: str) -> TitleInfo:
+        cached = self.titles.fresh(title_id)
+        if cached is not None:
+            return cached
         request = catalog_pb2.GetTitleRequest(title_id=title_id)
 
-        def cached() -> Any:
-            if title_id in self.titles:
-                return self.titles[title_id]
-            raise UnavailableError("catalog is unavailable and this title is not cached")
+        def last_good() -> Any:
+            stale = self.titles.stale(title_id)
+            if stale is None:
+                raise UnavailableError("catalog is unavailable and this title is not cached")
+            return stale.title
 
-        title = await self.catalog.call(self.state.commands, "GetTitle", request, [cached])
-        self.titles[title_id] = title
-        return title
+        title = await self.catalog.call(self.state.commands, "GetTitle", request, [last_good])
+        info = self.titles.stale(title_id)
+        if info is None or info.title is not title:
+            info = TitleInfo.of(title)
+            self.titles.put(title_id, info)
+        return info
 
-    async def steer(self, request: Any, network: str) -> tuple[Any, bool]:
-        key = (network, request.title_id)
+    async def account(self, kind: str, member_id: str, item_id: str) -> Any:
+        """A profile or device of the member (cached: they change rarely)."""
+        key = (kind, member_id, item_id)
+        cached = self.owned.fresh(key)
+        if cached is None:
+            if kind == "profile":
+                method = "GetProfile"
+                request: Any = accounts_pb2.GetProfileRequest(
+                    member_id=member_id, profile_id=item_id
+                )
+            else:
+                method = "GetDevice"
+                request = accounts_pb2.GetDeviceRequest(member_id=member_id, device_id=item_id)
+            cached = await self.accounts.call(self.state.commands, method, request)
+            self.owned.put(key, cached)
+        return cached
+
+    async def member(self, member_id: str, session_id: str) -> Any:
+        """The member, with the session checked (at most `member_cache_s` ago)."""
+        key = (member_id, session_id)
+        cached = self.members.fresh(key)
+        if cached is None:
+            request = accounts_pb2.GetMemberRequest(member_id=member_id, session_id=session_id)
+            cached = await self.accounts.call(self.state.commands, "GetMember", request)
+            self.members.put(key, cached)
+        return cached
+
+    async def steer(self, request: Any, network: str, rungs: list[str]) -> tuple[Any, bool]:
+        key = (network, request.title_id, tuple(rungs))
+        cached = self.steered.fresh(key)
+        if cached is not None:
+            return cached, False
         used_fallback = False
 
         def last_good() -> Any:
             nonlocal used_fallback
-            if key in self.steered:
-                used_fallback = True
-                return self.steered[key]
-            raise UnavailableError("steering is unavailable and this network has no answer")
+            stale = self.steered.stale(key)
+            if stale is None:
+                raise UnavailableError("steering is unavailable and this network has no answer")
+            used_fallback = True
+            return stale
 
         answer = await self.steering.call(self.state.commands, "Steer", request, [last_good])
         if not used_fallback:
-            self.steered[key] = answer
-            self.steered.move_to_end(key)
-            if len(self.steered) > FALLBACK_ENTRIES:
-                self.steered.popitem(last=False)
+            self.steered.put(key, answer)
         return answer, used_fallback
 
     async def template(self, title_id: str, name: str) -> str:
@@ -235,27 +305,14 @@ class PlayApi:
             )
         )
         runner = self.state.commands
-        member, profile, device, title = await gather(
-            self.accounts.call(
-                runner,
-                "GetMember",
-                accounts_pb2.GetMemberRequest(member_id=member_id, session_id=session_id),
-            ),
-            self.accounts.call(
-                runner,
-                "GetProfile",
-                accounts_pb2.GetProfileRequest(member_id=member_id, profile_id=body.profile_id),
-            ),
-            self.accounts.call(
-                runner,
-                "GetDevice",
-                accounts_pb2.GetDeviceRequest(member_id=member_id, device_id=body.device_id),
-            ),
+        member, profile, device, info = await gather(
+            self.member(member_id, session_id),
+            self.account("profile", member_id, body.profile_id),
+            self.account("device", member_id, body.device_id),
             self.title(body.title_id),
         )
-        manifest = orjson.loads(title.manifest_json)
+        title, manifest = info.title, info.manifest
         licensed = any(w.country == member.country and w.active for w in title.licenses)
-        heights = {r["name"]: int(r["height"]) for r in manifest["rungs"]}
         decision = await self.playback.call(
             runner,
             "Authorize",
@@ -276,7 +333,7 @@ class PlayApi:
                     title_id=title.id,
                     maturity=title.maturity,
                     licensed=licensed,
-                    rungs=[playback_pb2.Rung(name=n, height=h) for n, h in heights.items()],
+                    rungs=info.rungs,
                 ),
             ),
         )
@@ -284,7 +341,7 @@ class PlayApi:
             self.emit(PlayDenied(member_id=member_id, title_id=title.id, reason=decision.reason))
             raise ForbiddenError(decision.message, code=decision.reason)
         rungs = list(decision.rungs)
-        content_ids = hls_content_ids(manifest, rungs)
+        content_ids = info.content_ids(rungs)
         (steered, used_fallback), token = await gather(
             self.steer(
                 steering_pb2.SteerRequest(
@@ -294,6 +351,7 @@ class PlayApi:
                     content_ids=content_ids,
                 ),
                 client_network(network or client),
+                rungs,
             ),
             self.license.call(
                 runner,
@@ -451,10 +509,7 @@ async def start_play(request: web.Request) -> web.Response:
 async def master(request: web.Request) -> web.Response:
     api = request.app[API]
     session = api.session(request)
-    title = api.titles.get(session["t"])
-    if title is None:
-        title = await api.title(session["t"])
-    manifest = orjson.loads(title.manifest_json)
+    manifest = (await api.title(session["t"])).manifest
     pathways = [documents.Pathway(o, b) for o, b in session["o"]]
     base = f"/api/play/{session['p']}"
     query = f"?s={request.query['s']}"
