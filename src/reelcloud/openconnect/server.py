@@ -45,6 +45,8 @@ MAX_HEADER_BYTES = 16 * 1024
 MAX_PIPELINED = 16
 IDLE_TIMEOUT_S = 60.0
 GRANT_CACHE = 4096
+# A large send buffer lets one sendfile call move more of a segment: fewer wake-ups per file.
+SEND_BUFFER = 4 * 1024 * 1024
 # Content-addressed files never change: caches may keep them for a year.
 CACHING = b"Cache-Control: public, max-age=31536000, immutable\r\n"
 CORS = (
@@ -174,6 +176,7 @@ class SegmentServer:
                 return
             sock.setblocking(False)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER)
             connection = _Connection(self, self._loop, sock, address[0])
             self._connections.add(connection)
             self.stats.connections += 1
