@@ -264,7 +264,7 @@ def popularity_fill(world: World, config: OpenConnectConfig, hindsight: bool) ->
             released = [
                 t for t, r in zip(world.titles, world.released_s, strict=True) if r <= now_s
             ]
-            chosen = placement(config, rank(released, counted))
+            chosen = placement(config, rank(released, counted, now=EPOCH + now_s))
             assert len(chosen[IXP]) == len(released), "the IXP storage OCA holds every title"
             return {index_of[t.title_id] for t in chosen[EMBEDDED]}
 

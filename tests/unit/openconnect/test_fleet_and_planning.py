@@ -102,6 +102,12 @@ def test_placement_puts_the_most_popular_titles_that_fit_on_each_oca():
     assert [t.title_id for t in plan["oca-a-1"]] == ["t-hot", "t-warm"]
     assert [t.title_id for t in plan["oca-ixp-1"]] == ["t-huge", "t-hot", "t-warm", "t-cold"]
     assert rank(titles, plays={"t-cold": 3})[0].title_id == "t-cold"  # counted plays come first
+    # A release of today goes first: its plays have not been counted yet.
+    fresh = title("fresh", 40, 0, published_at=1_000_000.0)
+    ranked = rank([*titles, fresh], plays={"t-cold": 3}, now=1_000_000.0 + 3600)
+    assert ranked[0].title_id == "t-fresh"
+    a_week_later = rank([*titles, fresh], plays={"t-cold": 3}, now=1_000_000.0 + 7 * 86400)
+    assert a_week_later[-1].title_id == "t-fresh"
 
 
 def test_fill_sources_escalate_from_peer_to_tier_to_origin():

@@ -56,10 +56,14 @@ class Title:
         )
 
 
-def rank(titles: list[Title], plays: dict[str, int]) -> list[Title]:
-    """Most wanted first: counted plays, then seeded popularity, then the newest."""
+def rank(titles: list[Title], plays: dict[str, int], now: float | None = None) -> list[Title]:
+    """Most wanted first: new releases (nobody has counted their plays yet, and a release is
+    watched most in its first days), then counted plays, seeded popularity, the newest."""
+    at = time.time() if now is None else now
     return sorted(
-        titles, key=lambda t: (plays.get(t.title_id, 0), t.popularity, t.published_at), reverse=True
+        titles,
+        key=lambda t: (t.is_new(at), plays.get(t.title_id, 0), t.popularity, t.published_at),
+        reverse=True,
     )
 
 
