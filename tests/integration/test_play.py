@@ -99,9 +99,10 @@ async def titles(platform, tmp_path_factory):
         token = await sign_in(http, platform, "alice")
         for _ in range(300):
             reply = await play(http, platform, token, us["title_id"])
-            if reply[0] == 200 and any(o["kind"] == "embedded" for o in reply[1]["ocas"]):
-                await stop(http, platform, token, reply[1])
-                break
+            if reply[0] == 200:
+                await stop(http, platform, token, reply[1])  # every play frees its slot
+                if any(o["kind"] == "embedded" for o in reply[1]["ocas"]):
+                    break
             await asyncio.sleep(0.2)
         else:
             raise AssertionError(f"the title never became playable: {reply}")
