@@ -20,6 +20,7 @@ from tests.support.platform import all_up, running_platform
 
 from reelcloud.encoding.encryption import decrypt_segment
 from reelcloud.encoding.pipeline import TitleMetadata, ingest
+from reelcloud.platform.events import EventConsumer
 from reelcloud.platform.settings import load_settings
 
 pytestmark = pytest.mark.asyncio
@@ -204,7 +205,36 @@ async def test_a_member_in_isp_a_plays_from_isp_a_with_keys_and_segments(platfor
         ):
             async with http.get(platform.gateway + url) as reply:
                 assert reply.status == 403, url
+
+        # Heartbeats record position and QoE; a malformed one is refused.
+        beat_url = platform.gateway + played["heartbeat_url"]
+        beat = {"position_s": 2.5, "qoe": {"startup_ms": 310, "rebuffers": 0, "pathway": "a"}}
+        async with http.post(beat_url, json=beat, headers=headers) as reply:
+            assert (reply.status, await reply.json()) == (200, {"recorded": True})
+        for bad in ({"position_s": -1}, {"qoe": {}}, {"position_s": 1, "qoe": {"x": [1]}}):
+            async with http.post(beat_url, json=bad, headers=headers) as reply:
+                assert reply.status == 400, bad
         await stop(http, platform, token, played)
+
+    # Every step was an event on the stream.
+    nats_url = platform.env()["REELCLOUD_NATS_URL"]
+    consumer = EventConsumer(nats_url, "test-play", subject="events.play.>")
+    await consumer.start()
+    try:
+        seen: dict[str, list] = {}
+        for _ in range(20):
+            for envelope, message in await consumer.fetch(batch=500, timeout_s=0.5):
+                seen.setdefault(envelope.type, []).append(envelope.payload)
+                await message.ack()
+            if {"play.requested", "play.started", "play.heartbeat", "play.stopped"} <= set(seen):
+                break
+    finally:
+        await consumer.aclose()
+    heartbeat = next(p for p in seen["play.heartbeat"] if p["play_id"] == played["play_id"])
+    assert heartbeat["position_s"] == 2.5
+    assert heartbeat["qoe"]["startup_ms"] == 310
+    assert any(p["play_id"] == played["play_id"] for p in seen["play.started"])
+    assert any(p["play_id"] == played["play_id"] for p in seen["play.stopped"])
 
 
 @pytest.mark.asyncio(loop_scope="module")

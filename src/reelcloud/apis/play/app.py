@@ -33,7 +33,7 @@ from urllib.parse import quote
 
 import orjson
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from reelcloud.apis.play import documents
 from reelcloud.apis.play.caches import TtlCache
@@ -59,6 +59,7 @@ from reelcloud.platform.settings import Settings, service_options
 from reelcloud.platform.signed_blobs import SignedBlobs
 from reelcloud.platform.signed_urls import SCOPE, client_network
 from reelcloud.platform.storage import ASSETS_BUCKET, ObjectStore
+from reelcloud.platform.validation import parse_body
 from reelcloud.rpc import (
     accounts_pb2,
     accounts_pb2_grpc,
@@ -493,12 +494,7 @@ API = web.AppKey("play_api", PlayApi)
 
 
 async def start_play(request: web.Request) -> web.Response:
-    try:
-        body = PlayRequest.model_validate_json(await request.read())
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "body"
-        raise BadRequestError(f"play: {where}: {first['msg']}") from exc
+    body = parse_body(PlayRequest, await request.read(), "play")
     try:
         result = await request.app[API].play(request, body)
     except NotFoundError as exc:  # a title, profile or device that is not (the member's)
@@ -546,25 +542,13 @@ async def dash(request: web.Request) -> web.Response:
 async def heartbeat(request: web.Request) -> web.Response:
     api = request.app[API]
     session = api.session(request)
-    try:
-        beat = Heartbeat.model_validate_json(await request.read())
-    except ValidationError as exc:
-        raise BadRequestError(f"heartbeat: {exc.errors()[0]['msg']}") from exc
+    beat = parse_body(Heartbeat, await request.read(), "heartbeat")
     await api.playback.call(
         api.state.commands,
         "Heartbeat",
         playback_pb2.HeartbeatRequest(play_id=session["p"], member_id=session["m"]),
     )
-    api.emit(
-        PlayHeartbeat(
-            play_id=session["p"],
-            member_id=session["m"],
-            profile_id=session["f"],
-            title_id=session["t"],
-            position_s=beat.position_s,
-            qoe=dict(beat.qoe),
-        )
-    )
+    api.emit(PlayHeartbeat(**progress(session, beat)))
     return web.json_response({"recorded": True})
 
 
@@ -572,26 +556,26 @@ async def stop(request: web.Request) -> web.Response:
     api = request.app[API]
     session = api.session(request)
     raw = await request.read()
-    try:
-        beat = Heartbeat.model_validate_json(raw) if raw else Heartbeat(position_s=0)
-    except ValidationError as exc:
-        raise BadRequestError(f"stop: {exc.errors()[0]['msg']}") from exc
+    beat = parse_body(Heartbeat, raw, "stop") if raw else Heartbeat(position_s=0)
     answer = await api.playback.call(
         api.state.commands,
         "Stop",
         playback_pb2.StopRequest(play_id=session["p"], member_id=session["m"]),
     )
-    api.emit(
-        PlayStopped(
-            play_id=session["p"],
-            member_id=session["m"],
-            profile_id=session["f"],
-            title_id=session["t"],
-            position_s=beat.position_s,
-            qoe=dict(beat.qoe),
-        )
-    )
+    api.emit(PlayStopped(**progress(session, beat)))
     return web.json_response({"stopped": answer.stopped})
+
+
+def progress(session: dict[str, Any], beat: Heartbeat) -> dict[str, Any]:
+    """What heartbeat and stop events say: which play, where it was, how it went."""
+    return {
+        "play_id": session["p"],
+        "member_id": session["m"],
+        "profile_id": session["f"],
+        "title_id": session["t"],
+        "position_s": beat.position_s,
+        "qoe": dict(beat.qoe),
+    }
 
 
 def create_app(settings: Settings) -> web.Application:

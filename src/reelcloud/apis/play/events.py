@@ -38,21 +38,20 @@ class PlayStarted(EventPayload):
     latency_ms: float
 
 
-class PlayHeartbeat(EventPayload):
+class _PlayProgress(EventPayload):
+    """Where a play is and how it goes (the fields heartbeats and stops share)."""
+
+    play_id: str
+    member_id: str
+    profile_id: str
+    title_id: str
+    position_s: float
+    qoe: dict[str, Any]
+
+
+class PlayHeartbeat(_PlayProgress):
     event_type: ClassVar[str] = "play.heartbeat"
-    play_id: str
-    member_id: str
-    profile_id: str
-    title_id: str
-    position_s: float
-    qoe: dict[str, Any]
 
 
-class PlayStopped(EventPayload):
+class PlayStopped(_PlayProgress):
     event_type: ClassVar[str] = "play.stopped"
-    play_id: str
-    member_id: str
-    profile_id: str
-    title_id: str
-    position_s: float
-    qoe: dict[str, Any]

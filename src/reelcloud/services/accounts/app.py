@@ -17,13 +17,14 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from reelcloud.platform import session_tokens
 from reelcloud.platform.app import STATE, create_service_app
 from reelcloud.platform.database import open_database
-from reelcloud.platform.errors import BadRequestError, UnauthenticatedError
+from reelcloud.platform.errors import UnauthenticatedError
 from reelcloud.platform.settings import Settings, service_options
+from reelcloud.platform.validation import parse_body
 from reelcloud.rpc import accounts_pb2, accounts_pb2_grpc
 from reelcloud.services.accounts.demo import seed_demo_members
 from reelcloud.services.accounts.plans import PLANS
@@ -88,12 +89,7 @@ async def _caller(request: web.Request) -> tuple[str, str]:
 
 
 async def login(request: web.Request) -> web.Response:
-    try:
-        credentials = Login.model_validate_json(await request.read())
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "body"
-        raise BadRequestError(f"login: {where}: {first['msg']}") from exc
+    credentials = parse_body(Login, await request.read(), "login")
     store = request.app[STORE]
     settings = request.app[STATE].settings
     options = request.app[OPTIONS]

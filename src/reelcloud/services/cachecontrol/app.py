@@ -18,13 +18,14 @@ from typing import Any
 
 import orjson
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from reelcloud.platform.app import create_service_app
-from reelcloud.platform.errors import BadRequestError, ConfigurationError, ReelcloudError
+from reelcloud.platform.errors import ConfigurationError, ReelcloudError
 from reelcloud.platform.oca_auth import verify_request
 from reelcloud.platform.settings import Settings, service_options
 from reelcloud.platform.storage import ObjectStore
+from reelcloud.platform.validation import parse_body
 from reelcloud.services.cachecontrol.fleet import Fleet, Report
 from reelcloud.services.cachecontrol.planning import placement, sources_for
 from reelcloud.services.cachecontrol.titles import Title, TitleCatalog
@@ -133,12 +134,7 @@ async def _signed_oca(request: web.Request, body: bytes) -> str:
 async def receive_report(request: web.Request) -> web.Response:
     body = await request.read()
     oca_id = await _signed_oca(request, body)
-    try:
-        report = Report.model_validate_json(body)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "body"
-        raise BadRequestError(f"report: {where}: {first['msg']}") from exc
+    report = parse_body(Report, body, "report")
     need_full = request.app[CONTROL].fleet.apply(oca_id, report)
     return web.json_response({"need_full": need_full})
 
