@@ -18,8 +18,10 @@ from tests.support.factories import free_port, openconnect_dict
 from tests.support.media import make_video
 from tests.support.platform import all_up, running_platform
 
+from reelcloud.client import PlatformClient
 from reelcloud.encoding.encryption import decrypt_segment
 from reelcloud.encoding.pipeline import TitleMetadata, ingest
+from reelcloud.platform.errors import ForbiddenError
 from reelcloud.platform.events import EventConsumer
 from reelcloud.platform.settings import load_settings
 
@@ -394,3 +396,38 @@ async def test_plays_survive_a_slow_catalog_and_no_steering_but_not_missing_acco
         finally:
             await scale(platform, "accounts", 1)
             await asyncio.to_thread(wait_status, platform.data_dir, all_up, 60)
+
+
+@pytest.mark.asyncio(loop_scope="module")
+async def test_the_python_sdk_plays_a_whole_rendition_from_isp_a(platform, titles):
+    title_id = titles["us"]["title_id"]
+    async with PlatformClient(platform.gateway, source_address="127.10.0.66") as client:
+        await client.sign_in("alice@reelcloud.test", "reelcloud")
+        assert title_id in [t["id"] for t in await client.titles(country="US")]
+        play = await client.play(title_id, profile_id="p-alice", device_id="d-alice-browser")
+        pathway = play.multivariant.initial_pathway
+        assert pathway is not None
+        assert pathway.startswith("oca-a-")
+        lowest = play.multivariant.ladder(pathway)[0]
+        for uri in (lowest.uri, lowest.audio_uri):
+            assert uri is not None
+            media = await client.media_playlist(uri)
+            assert media.key_method == "AES-128"
+            assert media.key_uri is not None
+            key = await client.key(media.key_uri)
+            assert media.init_uri is not None
+            init = await client.fetch(media.init_uri)
+            assert init[4:8] == b"ftyp"
+            for segment in media.segments:
+                assert segment.uri.startswith("http://127.10.255.")
+                clear = await client.segment(segment.uri, key, segment.sequence)
+                assert clear[4:8] in (b"styp", b"moof", b"sidx")
+        await client.heartbeat(play, media.duration_s, {"rebuffers": 0})
+        await client.stop(play, media.duration_s)
+
+    async with PlatformClient(platform.gateway, source_address="127.10.0.67") as client:
+        await client.sign_in("eve@reelcloud.test", "reelcloud")
+        with pytest.raises(ForbiddenError) as refused:
+            await client.play(title_id)
+        assert refused.value.code == "not_licensed"
+        assert refused.value.status == 403
