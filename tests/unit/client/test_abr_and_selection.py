@@ -1,0 +1,72 @@
+import pytest
+
+from reelcloud.client.abr import BufferBased, Observation, ThroughputBased
+from reelcloud.client.selection import OcaSelector, Probe
+from reelcloud.platform.testing import FakeClock
+
+LADDER = (300_000, 750_000, 1_500_000, 3_000_000)
+
+
+def seen(buffer_s, current=0, download_s=None, size=None):
+    return Observation(buffer_s, current, LADDER, 2.0, download_s, size)
+
+
+def test_bba_rate_map_reservoir_cushion_and_hysteresis():
+    bba = BufferBased(reservoir_s=5, cushion_s=20)
+    bba.starting = False
+    assert bba.rate_map(3, LADDER) == 300_000
+    assert bba.rate_map(25, LADDER) == 3_000_000
+    assert bba.rate_map(15, LADDER) == pytest.approx(1_650_000)
+    assert bba.choose(seen(2, current=2)) == 0  # in the reservoir: the lowest rung
+    assert bba.choose(seen(30, current=0)) == 3  # past the cushion: the highest
+    assert bba.choose(seen(15, current=1)) == 2  # the map passed 1.5 Mb/s
+    # Hysteresis: at 1.2 Mb/s on the map, 750k stays (no move up) and 1.5M stays (no move down
+    # until the map falls below the current rate).
+    assert bba.choose(seen(12, current=1)) == 1
+    assert bba.choose(seen(16, current=2)) == 2
+    assert bba.choose(seen(10, current=2)) == 1  # below 1.5 Mb/s: down
+
+
+def test_bba2_startup_climbs_while_segments_arrive_fast_then_hands_over():
+    bba = BufferBased(reservoir_s=5, cushion_s=20)
+    assert bba.choose(seen(0)) == 0  # nothing measured yet
+    assert bba.choose(seen(2, current=0, download_s=0.2)) == 1  # 10x faster than real time
+    assert bba.choose(seen(4, current=1, download_s=0.3)) == 2
+    assert bba.starting
+    assert bba.choose(seen(6, current=2, download_s=1.5)) == 0  # slow: the rate map leads
+    assert not bba.starting
+
+
+def test_throughput_rule_uses_a_harmonic_mean_with_a_safety_margin():
+    rule = ThroughputBased(safety=0.8, samples=3)
+    assert rule.choose(seen(0)) == 0
+    # 500 kB in 1 s = 4 Mb/s → budget 3.2 Mb/s → the top rung.
+    assert rule.choose(seen(4, download_s=1.0, size=500_000)) == 3
+    # One slow sample drags the harmonic mean down: 4, 4, 0.4 Mb/s → 1.0 → 0.8 Mb/s budget.
+    rule.choose(seen(4, download_s=1.0, size=500_000))
+    assert rule.choose(seen(4, download_s=1.0, size=50_000)) == 1
+
+
+def test_oca_selection_measures_weights_steering_and_penalises_failures():
+    clock = FakeClock()
+    selector = OcaSelector(["a-1", "a-2", "ixp"], penalty_s=30, clock=clock.monotonic)
+    assert selector.best() == "a-1"  # before any probe: steering's order
+    ranked = selector.rank(
+        [
+            Probe("a-1", 20e6, 0.002),
+            Probe("a-2", 80e6, 0.002),  # much faster for this client
+            Probe("ixp", None, None),  # failed
+        ]
+    )
+    assert ranked == ["a-2", "a-1", "ixp"]
+    # Equal measurements: steering's order breaks the tie.
+    fresh = OcaSelector(["a-1", "a-2"], clock=clock.monotonic)
+    assert fresh.rank([Probe("a-2", 10e6, 0.01), Probe("a-1", 10e6, 0.01)]) == ["a-1", "a-2"]
+    selector.penalise("a-2")  # it failed mid-stream
+    assert selector.rank([]) == ["a-1", "a-2", "ixp"]  # a-2 and ixp only as a last resort
+    clock.advance(10)
+    selector.rank([Probe("a-1", None, None)])  # now a-1 fails too
+    assert selector.rank([]) == ["a-2", "ixp", "a-1"]  # the longest-penalised come back first
+    clock.advance(21)  # a-2's and ixp's penalties are over: unprobed, in steering's order
+    assert selector.rank([]) == ["a-2", "ixp", "a-1"]
+    assert selector.best() == "a-2"
