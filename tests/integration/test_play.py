@@ -19,6 +19,8 @@ from tests.support.media import make_video
 from tests.support.platform import all_up, running_platform
 
 from reelcloud.client import PlatformClient
+from reelcloud.client.abr import BufferBased
+from reelcloud.client.player import HeadlessPlayer
 from reelcloud.encoding.encryption import decrypt_segment
 from reelcloud.encoding.pipeline import TitleMetadata, ingest
 from reelcloud.platform.errors import ForbiddenError
@@ -431,3 +433,24 @@ async def test_the_python_sdk_plays_a_whole_rendition_from_isp_a(platform, title
             await client.play(title_id)
         assert refused.value.code == "not_licensed"
         assert refused.value.status == 403
+
+
+@pytest.mark.asyncio(loop_scope="module")
+async def test_the_headless_player_plays_a_title_from_its_isp_and_reports_qoe(platform, titles):
+    title_id = titles["us"]["title_id"]
+    async with PlatformClient(platform.gateway, source_address="127.10.0.68") as client:
+        await client.sign_in("alice@reelcloud.test", "reelcloud")
+        play = await client.play(title_id, profile_id="p-alice", device_id="d-alice-browser")
+        progress = []
+        player = HeadlessPlayer(
+            client, play, BufferBased(reservoir_s=1, cushion_s=2), speed=8, heartbeat_s=1,
+            on_progress=progress.append,
+        )  # fmt: skip
+        qoe = await player.run()
+    assert qoe.played_s == pytest.approx(titles["us"]["duration_s"], abs=0.5)
+    assert qoe.startup_s is not None
+    assert qoe.errors == 0
+    assert qoe.oca_changes == 0
+    assert set(qoe.bytes_by_oca) <= {"oca-a-1", "oca-a-2"}  # ISP A's own OCAs
+    assert sum(qoe.rungs.values()) == len(progress)
+    assert qoe.summary()["mean_bitrate_kbps"] > 0
