@@ -53,15 +53,15 @@ def test_oca_selection_measures_weights_steering_and_penalises_failures():
     assert selector.best() == "a-1"  # before any probe: steering's order
     ranked = selector.rank(
         [
-            Probe("a-1", 20e6, 0.002),
-            Probe("a-2", 80e6, 0.002),  # much faster for this client
+            Probe("a-1", 5e6, 0.002),  # far slower for this client than a-2
+            Probe("a-2", 80e6, 0.002),
             Probe("ixp", None, None),  # failed
         ]
     )
     assert ranked == ["a-2", "a-1", "ixp"]
-    # Equal measurements: steering's order breaks the tie.
+    # Differences within the probes' noise leave steering's order alone.
     fresh = OcaSelector(["a-1", "a-2"], clock=clock.monotonic)
-    assert fresh.rank([Probe("a-2", 10e6, 0.01), Probe("a-1", 10e6, 0.01)]) == ["a-1", "a-2"]
+    assert fresh.rank([Probe("a-2", 30e6, 0.001), Probe("a-1", 10e6, 0.01)]) == ["a-1", "a-2"]
     selector.penalise("a-2")  # it failed mid-stream
     assert selector.rank([]) == ["a-1", "a-2", "ixp"]  # a-2 and ixp only as a last resort
     clock.advance(10)
