@@ -15,15 +15,11 @@ Needs Debian's nginx and wrk (installed here when missing and running as root).
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
-import re
-import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import aiohttp
@@ -35,6 +31,7 @@ from tests.support.factories import free_port, instance, topology_dict
 
 import harness
 from reelcloud.platform.eureka import json_codec
+from tools import ensure_tools, nginx_conf, start, wait_http, wrk
 
 BODY = json.dumps(
     {
@@ -47,76 +44,6 @@ BODY = json.dumps(
         "available": True,
     }
 )
-
-
-def ensure_tools() -> None:
-    missing = [tool for tool in ("nginx", "wrk", "taskset") if shutil.which(tool) is None]
-    if missing and os.geteuid() == 0:
-        subprocess.run(
-            ["apt-get", "install", "-y", "-qq", "nginx-light", "wrk"],
-            check=True,
-            env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
-            capture_output=True,
-        )
-    missing = [tool for tool in ("nginx", "wrk", "taskset") if shutil.which(tool) is None]
-    if missing:
-        raise SystemExit(f"benchmarks/gateway.py needs {missing}: apt-get install nginx-light wrk")
-
-
-def nginx_conf(work: Path, name: str, server: str, upstream: str = "") -> Path:
-    conf = work / f"{name}.conf"
-    conf.write_text(f"""
-worker_processes 1;
-daemon off;
-pid {work}/{name}.pid;
-error_log {work}/{name}.error.log warn;
-events {{ worker_connections 4096; }}
-http {{
-  access_log off;
-  client_body_temp_path {work}/{name}-body;
-  proxy_temp_path {work}/{name}-proxy;
-  {upstream}
-  server {{ {server} }}
-}}
-""")
-    return conf
-
-
-def start(
-    argv: list[str], cpu: int, log: Path, env: dict[str, str] | None = None
-) -> subprocess.Popen[bytes]:
-    with open(log, "ab") as out:
-        return subprocess.Popen(["taskset", "-c", str(cpu), *argv], stdout=out, stderr=out, env=env)
-
-
-def wrk(url: str, seconds: int, script: Path | None = None) -> dict[str, float]:
-    argv = ["taskset", "-c", "0", "wrk", "-t1", "-c64", f"-d{seconds}s", "--latency"]
-    if script is not None:
-        argv += ["-s", str(script)]
-    out = subprocess.run([*argv, url], capture_output=True, text=True, check=True).stdout
-    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    result = {"rps": rate, "non_2xx": float(non_2xx.group(1)) if non_2xx else 0.0}
-    for pct in ("50", "99"):
-        match = re.search(rf"\s{pct}(?:\.000)?%\s+([\d.]+)(us|ms|s)", out)
-        if match:
-            value = float(match.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[match.group(2)]
-            result[f"p{pct}_ms"] = value
-    return result
-
-
-async def wait_http(url: str, timeout_s: float = 20) -> None:
-    deadline = time.monotonic() + timeout_s
-    async with aiohttp.ClientSession() as session:
-        while time.monotonic() < deadline:
-            try:
-                async with session.get(url) as response:
-                    if response.status == 200:
-                        return
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.1)
-    raise RuntimeError(f"{url} did not answer")
 
 
 async def register_origin(registry_url: str, port: int) -> None:

@@ -43,13 +43,13 @@ from tests.support.media import make_video
 from tests.support.platform import SERVICES, all_up
 
 import harness
-from gateway import ensure_tools
 from reelcloud.encoding.pipeline import TitleMetadata, ingest
 from reelcloud.gateway.settings import PACKAGE_DIR as GATEWAY_DIR
 from reelcloud.launcher.datadir import DataDir
 from reelcloud.launcher.up import engine_env
 from reelcloud.platform.database import database_url
 from reelcloud.platform.settings import load_settings
+from tools import ensure_tools
 
 NETWORK = {"X-Reelcloud-Network": "127.10.0.5"}  # wrk cannot bind an ISP A address: say it
 MEMBERS = 32
