@@ -71,6 +71,22 @@ class MediaPlaylist:
 
 
 def parse_multivariant(text: str, url: str) -> Multivariant:
+    try:
+        return _parse_multivariant(text, url)
+    except (ValueError, KeyError) as exc:
+        raise BadRequestError(
+            f"malformed multivariant playlist: {exc}", code="bad_playlist"
+        ) from None
+
+
+def parse_media(text: str, url: str) -> MediaPlaylist:
+    try:
+        return _parse_media(text, url)
+    except (ValueError, KeyError) as exc:
+        raise BadRequestError(f"malformed media playlist: {exc}", code="bad_playlist") from None
+
+
+def _parse_multivariant(text: str, url: str) -> Multivariant:
     lines = text.splitlines()
     if not lines or lines[0].strip() != "#EXTM3U":
         raise BadRequestError("not an HLS playlist")
@@ -107,7 +123,7 @@ def parse_multivariant(text: str, url: str) -> Multivariant:
     return Multivariant(variants, steering_uri, initial)
 
 
-def parse_media(text: str, url: str) -> MediaPlaylist:
+def _parse_media(text: str, url: str) -> MediaPlaylist:
     lines = text.splitlines()
     if not lines or lines[0].strip() != "#EXTM3U":
         raise BadRequestError("not an HLS playlist")
@@ -130,4 +146,6 @@ def parse_media(text: str, url: str) -> MediaPlaylist:
             playlist.segments.append(Segment(urljoin(url, line), duration, sequence))
             sequence += 1
             duration = None
+    if not playlist.segments:
+        raise ValueError("no segments")
     return playlist

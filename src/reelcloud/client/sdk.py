@@ -3,18 +3,25 @@
 A client "in ISP A" binds an address in 127.10.0.0/16: the gateway sees it, steering ranks the
 OCAs of ISP A first, and the OCAs' signed URLs are bound to that network, so the same client
 (same address) must fetch the segments. Errors from the platform become platform errors with
-the server's code and message.
+the server's code and message; a connection that fails is an `UnavailableError` with code
+`connection_failed`, so callers handle one error tree.
+
+A `Throttle` (network.py) holds OCA downloads to an emulated network's bandwidth.
 """
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urljoin
 
 import aiohttp
 import orjson
 
 from reelcloud.client.hls import MediaPlaylist, Multivariant, parse_media, parse_multivariant
+from reelcloud.client.network import Throttle
 from reelcloud.encoding.encryption import decrypt_segment
 from reelcloud.platform.errors import (
     BadRequestError,
@@ -32,6 +39,23 @@ _ERRORS: dict[int, type[ReelcloudError]] = {
     404: NotFoundError,
     503: UnavailableError,
 }
+
+
+CHUNK_BYTES = 64 * 1024
+MAX_STEERING_BYTES = 64 * 1024
+
+
+class SegmentDecryptError(ReelcloudError):
+    """A segment did not decrypt with the key the license service gave."""
+
+
+@dataclass(frozen=True)
+class SteeringManifest:
+    """A content-steering answer: pathways best first, how long it holds, where to ask next."""
+
+    pathways: list[str]
+    ttl_s: float
+    reload_uri: str | None
 
 
 @dataclass(frozen=True)
@@ -53,9 +77,11 @@ class PlatformClient:
         *,
         source_address: str | None = None,
         timeout_s: float = 10.0,
+        throttle: Throttle | None = None,
     ) -> None:
         self.gateway = gateway.rstrip("/")
         self.source_address = source_address
+        self.throttle = throttle
         self._timeout = aiohttp.ClientTimeout(total=timeout_s)
         self._session: aiohttp.ClientSession | None = None
         self.token: str | None = None
@@ -81,12 +107,21 @@ class PlatformClient:
     def _headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token}"} if self.token else {}
 
-    async def _request(self, method: str, path_or_url: str, **kwargs: Any) -> bytes:
+    @asynccontextmanager
+    async def _reply(
+        self, method: str, url: str, **kwargs: Any
+    ) -> AsyncIterator[aiohttp.ClientResponse]:
         assert self._session is not None, "use `async with PlatformClient(...)`"
+        try:
+            async with self._session.request(method, url, **kwargs) as reply:
+                yield reply
+        except aiohttp.ClientError as exc:
+            where = url.split("://", 1)[-1].split("/", 1)[0]
+            raise UnavailableError(f"{where}: {exc}", code="connection_failed") from None
+
+    async def _request(self, method: str, path_or_url: str, **kwargs: Any) -> bytes:
         headers = {**self._headers(), **kwargs.pop("headers", {})}
-        async with self._session.request(
-            method, self._url(path_or_url), headers=headers, **kwargs
-        ) as reply:
+        async with self._reply(method, self._url(path_or_url), headers=headers, **kwargs) as reply:
             body = await reply.read()
             if reply.status >= 400:
                 raise _error(reply.status, body)
@@ -146,17 +181,51 @@ class PlatformClient:
         return data
 
     async def fetch(self, url: str) -> bytes:
-        """A file from an OCA (no session token: the URL is signed)."""
-        assert self._session is not None
-        async with self._session.get(url) as reply:
-            body = await reply.read()
+        """A file from an OCA (no session token: the URL is signed), through the throttle."""
+        async with self._reply("GET", url) as reply:
             if reply.status >= 400:
-                raise _error(reply.status, body)
-            return body
+                raise _error(reply.status, await reply.read())
+            if self.throttle is None:
+                return await reply.read()
+            chunks = []
+            try:
+                async for chunk in reply.content.iter_chunked(CHUNK_BYTES):
+                    await self.throttle.take(len(chunk))
+                    chunks.append(chunk)
+            except aiohttp.ClientError as exc:
+                raise UnavailableError(f"{url}: {exc}", code="connection_failed") from None
+            return b"".join(chunks)
 
     async def segment(self, url: str, key: bytes | None, sequence: int) -> bytes:
         data = await self.fetch(url)
-        return decrypt_segment(data, key, sequence) if key is not None else data
+        if key is None:
+            return data
+        try:
+            return decrypt_segment(data, key, sequence)
+        except ValueError:  # bad padding or a length that is not whole blocks
+            raise SegmentDecryptError(
+                f"segment {sequence} does not decrypt with the title's key", code="decrypt_failed"
+            ) from None
+
+    async def steering(self, url: str) -> SteeringManifest:
+        """The content-steering manifest at `url` (HLS form: PATHWAY-PRIORITY)."""
+        body = await self._request("GET", url)
+        if len(body) > MAX_STEERING_BYTES:
+            raise BadRequestError("the steering manifest is too large", code="bad_steering")
+        try:
+            answer = orjson.loads(body)
+            pathways = answer["PATHWAY-PRIORITY"]
+            ttl_s = float(answer.get("TTL", 300))
+            reload_uri = answer.get("RELOAD-URI")
+            if not isinstance(pathways, list) or not all(isinstance(p, str) for p in pathways):
+                raise TypeError
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError):
+            raise BadRequestError(
+                "the steering manifest is not a JSON PATHWAY-PRIORITY document",
+                code="bad_steering",
+            ) from None
+        next_url = urljoin(url, reload_uri) if isinstance(reload_uri, str) else None
+        return SteeringManifest(pathways, max(1.0, ttl_s), next_url)
 
     async def heartbeat(self, play: Play, position_s: float, qoe: dict[str, Any]) -> None:
         await self._request(

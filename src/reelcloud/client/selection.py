@@ -62,6 +62,13 @@ class OcaSelector:
         )
         return good + slow + penalised
 
+    def reorder(self, steering_order: list[str]) -> None:
+        """Steering's new order (from its manifest); measurements and penalties stand."""
+        self.order = list(steering_order)
+
+    def is_penalised(self, oca_id: str) -> bool:
+        return self._penalised.get(oca_id, 0) > self._clock()
+
     def penalise(self, oca_id: str) -> None:
         self._penalised[oca_id] = self._clock() + self.penalty_s
         self._scores.pop(oca_id, None)
