@@ -22,6 +22,7 @@ from typing import Any, ClassVar
 
 import orjson
 
+from reelcloud.encoding.artwork import grab_artwork
 from reelcloud.encoding.encryption import encrypt_hls
 from reelcloud.encoding.ffmpeg import EncodePlan, encode
 from reelcloud.encoding.ladder import AUDIO_KBPS
@@ -39,6 +40,7 @@ CONTENT_TYPES = {
     ".mpd": "application/dash+xml",
     ".m4s": "video/iso.segment",
     ".json": "application/json",
+    ".jpg": "image/jpeg",
 }
 Progress = Callable[[str, float], None]  # stage, fraction done
 
@@ -115,12 +117,14 @@ async def ingest(
             )
             plan = EncodePlan(info, rungs, work / "package")
             await encode(plan, progress=lambda done: report("encode", done))
+            artwork = await grab_artwork(info, plan.out_dir)
             figures = finish_hls(plan)
             key = secrets.token_bytes(16)
             report("encrypt", 0.0)
             encrypted = await asyncio.to_thread(encrypt_hls, plan.out_dir, key)
             report("encrypt", 1.0)
             manifest = build_manifest(title_id, source_id, info, metadata, plan, figures, encrypted)
+            manifest["artwork"] = artwork
             manifest["ladder_probes"] = [
                 {"height": p.rung.height, "video_kbps": p.rung.video_kbps, "vmaf": round(p.vmaf, 2)}
                 for p in points

@@ -25,6 +25,7 @@ from reelcloud.platform.events.schema import SUBJECT_PREFIX
 from reelcloud.platform.settings import Settings, service_options
 from reelcloud.platform.storage import ASSETS_BUCKET, ObjectStore
 from reelcloud.rpc import catalog_pb2, catalog_pb2_grpc
+from reelcloud.services.catalog.artwork import ArtworkCache, artwork_entry, artwork_url
 from reelcloud.services.catalog.store import SCHEMA, CatalogStore
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,7 @@ class CatalogSettings(BaseModel):
 
 
 STORE = web.AppKey("catalog_store", CatalogStore)
+ARTWORK = web.AppKey("catalog_artwork", ArtworkCache)
 
 
 def license_message(row: dict[str, Any], today: date) -> Any:
@@ -83,6 +85,7 @@ def public_title(row: dict[str, Any]) -> dict[str, Any]:
         "available_in": [
             r["country"] for r in row.get("licenses", []) if r["starts"] <= today <= r["ends"]
         ],
+        "artwork_url": artwork_url(row["id"]) if artwork_entry(row["manifest"]) else None,
     }
 
 
@@ -126,6 +129,19 @@ async def browse(request: web.Request) -> web.Response:
 
 async def one_title(request: web.Request) -> web.Response:
     return web.json_response(public_title(await request.app[STORE].title(request.match_info["id"])))
+
+
+async def artwork(request: web.Request) -> web.Response:
+    title_id = request.match_info["id"]
+    entry = artwork_entry((await request.app[STORE].title(title_id))["manifest"])
+    if entry is None:
+        raise NotFoundError(f"title {title_id!r} has no artwork")
+    etag = f'"{entry["content_id"]}"'
+    headers = {"ETag": etag, "Cache-Control": "public, max-age=3600"}
+    if request.headers.get("If-None-Match") == etag:
+        return web.Response(status=304, headers=headers)
+    data = await request.app[ARTWORK].get(title_id, entry)
+    return web.Response(body=data, content_type="image/jpeg", headers=headers)
 
 
 class Publisher:
@@ -206,6 +222,7 @@ def create_app(settings: Settings) -> web.Application:
     options = service_options(settings, CatalogSettings)
     app.router.add_get("/api/catalog/titles", browse)
     app.router.add_get("/api/catalog/titles/{id}", one_title)
+    app.router.add_get("/api/catalog/titles/{id}/artwork", artwork)
     state.rpc.add(
         catalog_pb2_grpc.add_CatalogServicer_to_server,
         CatalogServicer(app),
@@ -216,8 +233,14 @@ def create_app(settings: Settings) -> web.Application:
         pool = await open_database(settings, "catalog", SCHEMA)
         store = CatalogStore(pool)
         app[STORE] = store
+        origin = ObjectStore.from_settings(settings) if settings.s3_url else None
+        if origin is not None:
+            await origin.start()
+        app[ARTWORK] = ArtworkCache(origin)
         publisher = asyncio.create_task(Publisher(settings, store, options).run())
         yield
+        if origin is not None:
+            await origin.aclose()
         publisher.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await publisher
