@@ -114,6 +114,7 @@ class HeadlessPlayer:
         self._inits: set[str] = set()
         self._stalled = False
         self._steered = False  # steering's order changed since the last segment
+        self._next_beat = heartbeat_s  # playback position of the next heartbeat
 
     # ---- the playback clock -----------------------------------------------------------------
 
@@ -275,7 +276,6 @@ class HeadlessPlayer:
         segment_s = first.segments[0].duration_s
         rung, buffer_s, index = 0, 0.0, 0
         since, started = time.monotonic(), False
-        next_beat = self.heartbeat_s
         last: tuple[float, int] | None = None
         while index < segments:
             if watch_s is not None and self.qoe.played_s >= watch_s:
@@ -284,6 +284,7 @@ class HeadlessPlayer:
             if self._steered:
                 self._steered = False
                 self._switch(self.selector.best(), "steering")
+            await self._maybe_heartbeat()
             if buffer_s >= self.buffer_target_s:
                 await asyncio.sleep(min(0.5, (buffer_s - self.buffer_target_s) / self.speed + 0.01))
                 continue
@@ -312,17 +313,24 @@ class HeadlessPlayer:
             if not started:
                 started = True
                 self.qoe.startup_s = time.monotonic() - clicked
-            if self.qoe.played_s >= next_beat:
-                next_beat += self.heartbeat_s
-                with contextlib.suppress(*FETCH_ERRORS):  # a lost heartbeat is no reason to stop
-                    await self.client.heartbeat(self.play, self.qoe.played_s, self.qoe.summary())
             self.on_progress(
                 {"oca": self.pathway, "height": variant.height, "buffer_s": round(buffer_s, 1)}
                 | self.qoe.summary()
             )
-        # Play out what is buffered; the end of the title is no stall.
+        # Play out what is buffered (heartbeats going on); the end of the title is no stall.
         buffer_s, since = self._drain(buffer_s, since, started)
         if watch_s is not None:
             buffer_s = min(buffer_s, max(0.0, watch_s - self.qoe.played_s))
-        await asyncio.sleep(buffer_s / self.speed)
-        self.qoe.played_s += buffer_s
+        while buffer_s > 0:
+            step = min(buffer_s, max(0.0, self._next_beat - self.qoe.played_s) or buffer_s)
+            await asyncio.sleep(step / self.speed)
+            self.qoe.played_s += step
+            buffer_s -= step
+            await self._maybe_heartbeat()
+
+    async def _maybe_heartbeat(self) -> None:
+        if self.qoe.played_s < self._next_beat:
+            return
+        self._next_beat = self.qoe.played_s + self.heartbeat_s
+        with contextlib.suppress(*FETCH_ERRORS):  # a lost heartbeat is no reason to stop
+            await self.client.heartbeat(self.play, self.qoe.played_s, self.qoe.summary())
