@@ -331,6 +331,123 @@ def fill(
     _print_ocas(asyncio.run(until_filled()))
 
 
+def _gateway_url(settings: Settings, gateway: str | None) -> str:
+    if gateway:
+        return gateway
+    for service in settings.topology.services:
+        if service.name == "gateway":
+            port = service.options.get("listen_port", 8080)
+            return f"http://{service.options.get('listen_host', '127.0.0.1')}:{port}"
+    raise ReelcloudError("the topology has no gateway; name one with --gateway URL")
+
+
+def _trace(throttle_kbps: float | None, trace_file: Path | None) -> Any:
+    from reelcloud.client.network import BandwidthTrace
+
+    if throttle_kbps is not None and trace_file is not None:
+        raise ReelcloudError("give --throttle-kbps or --trace, not both")
+    if trace_file is not None:
+        return BandwidthTrace.from_csv(trace_file)
+    if throttle_kbps is not None:
+        return BandwidthTrace.constant(throttle_kbps * 1000)
+    return None
+
+
+def _qoe_table(summary: dict[str, Any], title: str) -> Table:
+    table = Table(title=title, show_header=False)
+    labels = {
+        "startup_ms": "start-up (ms)",
+        "mean_bitrate_kbps": "mean bitrate (kbps)",
+        "rebuffers": "rebuffers",
+        "rebuffer_s": "rebuffering (s)",
+        "rebuffer_ratio": "rebuffer ratio",
+        "bitrate_switches": "bitrate switches",
+        "oca_changes": "OCA changes",
+        "errors": "errors",
+        "steering_updates": "steering updates",
+        "played_s": "played (s)",
+    }
+    for key, label in labels.items():
+        table.add_row(label, str(summary.get(key)))
+    return table
+
+
+@app.command()
+def play(
+    title: Annotated[str, typer.Argument(help="A title's id or name (a part of it will do).")],
+    network: Annotated[
+        str, typer.Option(help="Where the viewer sits: an ISP of the topology, or 'other'.")
+    ] = "isp-a",
+    abr: Annotated[str, typer.Option(help="bba (buffer-based) or throughput.")] = "bba",
+    speed: Annotated[float, typer.Option(min=0.1, max=100, help="Playback speed.")] = 1.0,
+    watch: Annotated[
+        float | None, typer.Option(min=0.1, help="Stop after this many seconds of playback.")
+    ] = None,
+    throttle_kbps: Annotated[
+        float | None, typer.Option(min=1, help="Hold downloads to this bandwidth.")
+    ] = None,
+    trace: Annotated[
+        Path | None, typer.Option(help="A bandwidth trace: CSV rows of seconds,kbps.")
+    ] = None,
+    email: Annotated[str, typer.Option()] = "alice@reelcloud.test",
+    password: Annotated[str, typer.Option()] = "reelcloud",
+    gateway: Annotated[str | None, typer.Option(help="Default: the topology's gateway.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the QoE as JSON.")] = False,
+    topology: TopologyOption = None,
+) -> None:
+    """Watch a title with the headless player: a live line while it plays, QoE at the end."""
+    from rich.live import Live
+    from rich.text import Text
+
+    from reelcloud.client.watch import watch_title
+
+    settings = _settings(topology=topology)
+    if settings.topology.openconnect is None:
+        raise ReelcloudError("the topology has no Open Connect section: nothing to stream from")
+    openconnect = settings.topology.openconnect
+    line = Text("starting…")
+
+    def progress(state: dict[str, Any]) -> None:
+        line.plain = (
+            f"{state['played_s']:6.1f} s │ {state['oca']} │ {state['height']}p │ "
+            f"buffer {state['buffer_s']:4.1f} s │ rebuffers {state['rebuffers']} │ "
+            f"OCA changes {state['oca_changes']}"
+        )
+
+    with Live(line, console=err, refresh_per_second=4, transient=as_json):
+        viewing = asyncio.run(
+            watch_title(
+                _gateway_url(settings, gateway),
+                openconnect,
+                title,
+                email=email,
+                password=password,
+                network=network,
+                abr=abr,
+                speed=speed,
+                watch_s=watch,
+                trace=_trace(throttle_kbps, trace),
+                on_progress=progress,
+            )
+        )
+    qoe = viewing.qoe
+    summary = qoe.summary() | {
+        "title": viewing.title["name"],
+        "play_id": viewing.play.play_id,
+        "network": network,
+        "source_address": viewing.source_address,
+        "bytes_by_oca": dict(qoe.bytes_by_oca),
+        "segments_by_height": {str(h): n for h, n in sorted(qoe.rungs.items())},
+        "pathway_changes": qoe.pathway_changes,
+    }
+    if as_json:
+        sys.stdout.write(json.dumps(summary) + "\n")
+        return
+    console.print(_qoe_table(summary, f"{viewing.title['name']} from {network}"))
+    served = ", ".join(f"{oca} {n / 1e6:.1f} MB" for oca, n in qoe.bytes_by_oca.most_common())
+    console.print(f"served by: {served}", highlight=False)
+
+
 @config_app.command("show")
 def config_show(topology: TopologyOption = None, data_dir: DataDirOption = None) -> None:
     """Print the effective settings, secrets masked."""

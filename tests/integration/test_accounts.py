@@ -139,3 +139,62 @@ async def test_bad_sign_ins_are_refused_clearly(platform):
             headers={"X-Reelcloud-Member": "m-alice", "X-Reelcloud-Session": "s-guess"},
         ) as reply:
             assert reply.status == 401
+
+
+@pytest.mark.asyncio(loop_scope="module")
+async def test_sign_up_then_sign_in_and_no_second_account_for_the_same_email(platform, accounts):
+    _, base = platform
+    form = {
+        "email": "Zoe@Example.test",
+        "password": "long enough",
+        "name": "Zoe",
+        "country": "ie",
+        "plan": "basic",
+    }
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+        async with http.post(f"{base}/api/accounts/signup", json=form) as reply:
+            assert reply.status == 201, await reply.text()
+            body = await reply.json()
+        member = body["member"]
+        assert (member["email"], member["country"], member["plan"]["name"]) == (
+            "zoe@example.test", "IE", "basic",
+        )  # fmt: skip
+        assert sorted(p["maturity"] for p in body["profiles"]) == ["G", "R"]
+        assert sorted(d["type"] for d in body["devices"]) == ["browser", "phone", "tv"]
+        async with http.get(f"{base}/api/accounts/me") as reply:  # signed in by the cookie
+            assert (await reply.json())["member"]["id"] == member["id"]
+        code, again = await login(http, base, "zoe@example.test", "long enough")
+        assert code == 200
+        assert again["member"]["id"] == member["id"]
+        # The platform's own services see the new member.
+        found = await accounts.call(
+            "GetMember", accounts_pb2.GetMemberRequest(member_id=member["id"]), timeout_s=2
+        )
+        assert found.max_streams == 1
+
+        async with http.post(f"{base}/api/accounts/signup", json=form | {"name": "Other"}) as reply:
+            assert reply.status == 409
+            assert (await reply.json())["error"]["code"] == "email_taken"
+
+
+@pytest.mark.asyncio(loop_scope="module")
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"email": "not-an-email"},
+        {"password": "short"},
+        {"country": "Ireland"},
+        {"plan": "platinum"},
+        {"name": ""},
+        {"admin": True},
+    ],
+)
+async def test_bad_sign_ups_are_refused_with_400(platform, change):
+    _, base = platform
+    form = {"email": "x@example.test", "password": "long enough", "name": "X", "country": "US"}
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(f"{base}/api/accounts/signup", json=form | change) as reply,
+    ):
+        assert reply.status == 400, await reply.text()
+        assert (await reply.json())["error"]["code"]

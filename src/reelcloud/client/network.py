@@ -1,5 +1,6 @@
-"""An emulated access network for a client: a bandwidth trace and a token bucket that holds
-downloads to it.
+"""An emulated access network for a client: where it sits (a source address in an ISP's
+prefix, so steering and the OCAs see it there), and how fast it is (a bandwidth trace and a
+token bucket that holds downloads to it).
 
 A trace is a step function of bandwidth over time, constant or read from a CSV of
 `seconds,kbps` rows (the shape of recorded traces such as the FCC or 3G/HSDPA sets: the rate
@@ -13,13 +14,39 @@ from __future__ import annotations
 import asyncio
 import bisect
 import csv
+import ipaddress
+import random
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 
 from reelcloud.platform.errors import BadRequestError
+from reelcloud.platform.topology import OpenConnectConfig
 
 MAX_TRACE_ROWS = 1_000_000
+ELSEWHERE = "other"  # a client in no ISP of the topology: the IXP serves it
+ELSEWHERE_ADDRESS = "127.0.0.1"
+
+
+def network_names(openconnect: OpenConnectConfig) -> list[str]:
+    return [isp.name for isp in openconnect.isps] + [ELSEWHERE]
+
+
+def source_address(openconnect: OpenConnectConfig, network: str, rng: random.Random) -> str:
+    """A client address inside `network` (an ISP of the topology, or `other`). Addresses whose
+    third octet is 255 are left to OCAs, which the topology places there."""
+    if network == ELSEWHERE:
+        return ELSEWHERE_ADDRESS
+    isp = next((i for i in openconnect.isps if i.name == network), None)
+    if isp is None:
+        known = ", ".join(network_names(openconnect))
+        raise BadRequestError(f"no network {network!r} in the topology (known: {known})")
+    prefix = ipaddress.ip_network(isp.prefixes[0])
+    for _ in range(100):
+        address = prefix[rng.randrange(1, max(2, prefix.num_addresses - 1))]
+        if address.version != 4 or address.packed[2] != 255:
+            return str(address)
+    raise BadRequestError(f"{network}'s prefix {prefix} has no room for clients")
 
 
 class BandwidthTrace:

@@ -33,6 +33,7 @@ from reelcloud.platform.errors import ReelcloudError
 PROBE_CANDIDATES = 3
 ATTEMPTS_PER_OCA = 2  # tries of one segment per OCA before the play gives up
 RETRY_PAUSE_S = 0.25  # real time between tries once every OCA has failed recently
+REPORT_EVERY_S = 0.5  # real time between progress reports while playing out the end
 STEERING_RETRY_S = 5.0  # after a steering manifest could not be fetched or read
 # What a failed download can raise; anything else is a bug and should surface.
 FETCH_ERRORS = (ReelcloudError, TimeoutError, IndexError)
@@ -115,6 +116,7 @@ class HeadlessPlayer:
         self._stalled = False
         self._steered = False  # steering's order changed since the last segment
         self._next_beat = heartbeat_s  # playback position of the next heartbeat
+        self._height = 0  # of the rendition last fetched
 
     # ---- the playback clock -----------------------------------------------------------------
 
@@ -285,6 +287,7 @@ class HeadlessPlayer:
                 self._steered = False
                 self._switch(self.selector.best(), "steering")
             await self._maybe_heartbeat()
+            self._report(buffer_s)
             if buffer_s >= self.buffer_target_s:
                 await asyncio.sleep(min(0.5, (buffer_s - self.buffer_target_s) / self.speed + 0.01))
                 continue
@@ -303,6 +306,7 @@ class HeadlessPlayer:
             )
             last = (took, size)
             variant = self._variant(self.pathway, rung)
+            self._height = variant.height
             self.qoe.bytes_by_oca[self.pathway] += size
             self.qoe.rungs[variant.height] += 1
             self.qoe.bits_played += variant.bandwidth * duration
@@ -313,20 +317,23 @@ class HeadlessPlayer:
             if not started:
                 started = True
                 self.qoe.startup_s = time.monotonic() - clicked
-            self.on_progress(
-                {"oca": self.pathway, "height": variant.height, "buffer_s": round(buffer_s, 1)}
-                | self.qoe.summary()
-            )
+            self._report(buffer_s)
         # Play out what is buffered (heartbeats going on); the end of the title is no stall.
         buffer_s, since = self._drain(buffer_s, since, started)
         if watch_s is not None:
             buffer_s = min(buffer_s, max(0.0, watch_s - self.qoe.played_s))
         while buffer_s > 0:
-            step = min(buffer_s, max(0.0, self._next_beat - self.qoe.played_s) or buffer_s)
+            until_beat = max(0.0, self._next_beat - self.qoe.played_s) or buffer_s
+            step = min(buffer_s, until_beat, REPORT_EVERY_S * self.speed)
             await asyncio.sleep(step / self.speed)
             self.qoe.played_s += step
             buffer_s -= step
             await self._maybe_heartbeat()
+            self._report(buffer_s)
+
+    def _report(self, buffer_s: float) -> None:
+        state = {"oca": self.pathway, "height": self._height, "buffer_s": round(buffer_s, 1)}
+        self.on_progress(state | self.qoe.summary())
 
     async def _maybe_heartbeat(self) -> None:
         if self.qoe.played_s < self._next_beat:

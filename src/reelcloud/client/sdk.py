@@ -136,12 +136,24 @@ class PlatformClient:
         answer = await self._json(
             "POST", "/api/accounts/login", json={"email": email, "password": password}
         )
+        self._signed_in(answer)
+        return dict(answer)
+
+    def _signed_in(self, answer: dict[str, Any]) -> None:
         self.token = answer["token"]
         self.member, self.profiles, self.devices = (
             answer["member"],
             answer["profiles"],
             answer["devices"],
         )
+
+    async def sign_up(
+        self, email: str, password: str, *, name: str, country: str, plan: str = "standard"
+    ) -> dict[str, Any]:
+        """A new member, signed in."""
+        form = {"email": email, "password": password, "name": name, "country": country}
+        answer = await self._json("POST", "/api/accounts/signup", json=form | {"plan": plan})
+        self._signed_in(answer)
         return dict(answer)
 
     async def sign_out(self) -> None:

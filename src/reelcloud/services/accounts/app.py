@@ -1,6 +1,8 @@
 """The accounts process: gRPC for the platform (GetMember, GetProfile, GetDevice) and a small
 HTTP surface for members, through the gateway:
 
+    POST /api/accounts/signup   {email, password, name, country, plan} → a new member with a
+                                profile, a kids profile and three devices, signed in
     POST /api/accounts/login    {email, password} → a session token (also as a cookie)
     POST /api/accounts/logout   revokes the caller's session
     GET  /api/accounts/me       the caller's member record, profiles and devices
@@ -14,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, Literal
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
@@ -28,7 +30,7 @@ from reelcloud.platform.validation import parse_body
 from reelcloud.rpc import accounts_pb2, accounts_pb2_grpc
 from reelcloud.services.accounts.demo import seed_demo_members
 from reelcloud.services.accounts.plans import PLANS
-from reelcloud.services.accounts.store import SCHEMA, AccountsStore
+from reelcloud.services.accounts.store import SCHEMA, AccountsStore, new_id
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +50,16 @@ class Login(BaseModel):
 
     email: str = Field(min_length=3, max_length=254)
     password: str = Field(min_length=1, max_length=1024)
+
+
+class Signup(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    email: str = Field(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    password: str = Field(min_length=8, max_length=1024)
+    name: str = Field(min_length=1, max_length=100)
+    country: str = Field(pattern=r"^[A-Za-z]{2}$")
+    plan: Literal["basic", "standard", "premium"] = "standard"
 
 
 STORE = web.AppKey("accounts_store", AccountsStore)
@@ -88,12 +100,39 @@ async def _caller(request: web.Request) -> tuple[str, str]:
     return member_id, session_id
 
 
+async def signup(request: web.Request) -> web.Response:
+    form = parse_body(Signup, await request.read(), "signup")
+    store = request.app[STORE]
+    member_id = new_id("m")
+    await store.create_member(
+        member_id=member_id,
+        email=form.email,
+        password=form.password,
+        name=form.name,
+        country=form.country.upper(),
+        plan=form.plan,
+        profiles=[(new_id("p"), form.name, "R"), (new_id("p"), "Kids", "G")],
+        devices=[
+            (new_id("d"), "browser", 1080, "aes-128"),
+            (new_id("d"), "tv", 2160, "aes-128"),
+            (new_id("d"), "phone", 720, "aes-128"),
+        ],
+    )
+    log.info("member %s signed up (%s, %s)", member_id, form.country.upper(), form.plan)
+    return await _signed_in(request, await store.member(member_id), status=201)
+
+
 async def login(request: web.Request) -> web.Response:
     credentials = parse_body(Login, await request.read(), "login")
+    row = await request.app[STORE].check_password(credentials.email, credentials.password)
+    return await _signed_in(request, row)
+
+
+async def _signed_in(request: web.Request, row: dict[str, Any], status: int = 200) -> web.Response:
+    """A new session for the member: the token in the body and as a cookie."""
     store = request.app[STORE]
     settings = request.app[STATE].settings
     options = request.app[OPTIONS]
-    row = await store.check_password(credentials.email, credentials.password)
     session = await store.open_session(row["id"], options.session_ttl_s)
     token = session_tokens.issue(
         settings.session_secret.get_secret_value(),
@@ -109,7 +148,8 @@ async def login(request: web.Request) -> web.Response:
             "member": public_member(row),
             "profiles": await store.listing("profiles", row["id"]),
             "devices": await store.listing("devices", row["id"]),
-        }
+        },
+        status=status,
     )
     response.set_cookie(
         "session", token, max_age=options.session_ttl_s, httponly=True, samesite="Lax", path="/"
@@ -165,6 +205,7 @@ def create_app(settings: Settings) -> web.Application:
     state = app[STATE]
     options = service_options(settings, AccountsSettings)
     app[OPTIONS] = options
+    app.router.add_post("/api/accounts/signup", signup)
     app.router.add_post("/api/accounts/login", login)
     app.router.add_post("/api/accounts/logout", logout)
     app.router.add_get("/api/accounts/me", me)

@@ -12,7 +12,7 @@ import asyncpg
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from reelcloud.platform.errors import NotFoundError, UnauthenticatedError
+from reelcloud.platform.errors import ConflictError, NotFoundError, UnauthenticatedError
 from reelcloud.services.accounts.plans import PLANS
 
 SCHEMA = """
@@ -149,8 +149,29 @@ class AccountsStore:
         profiles: list[tuple[str, str, str]] | None = None,  # (id, name, maturity)
         devices: list[tuple[str, str, int, str]] | None = None,  # (id, type, height, drm)
     ) -> None:
+        """A member, its profiles and devices, in one transaction; an email already taken is a
+        ConflictError (and nothing is written)."""
         assert plan in PLANS
         password_hash = await asyncio.to_thread(HASHER.hash, password)
+        try:
+            await self._insert_member(
+                member_id, email, password_hash, name, country, plan, status, profiles, devices
+            )
+        except asyncpg.UniqueViolationError:
+            raise ConflictError("that email already has an account", code="email_taken") from None
+
+    async def _insert_member(
+        self,
+        member_id: str,
+        email: str,
+        password_hash: str,
+        name: str,
+        country: str,
+        plan: str,
+        status: str,
+        profiles: list[tuple[str, str, str]] | None,
+        devices: list[tuple[str, str, int, str]] | None,
+    ) -> None:
         async with self.pool.acquire() as conn, conn.transaction():
             await conn.execute(
                 "INSERT INTO members (id, email, password_hash, name, country, plan, status) "

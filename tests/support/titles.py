@@ -1,0 +1,66 @@
+"""Titles for play-path tests: a source made with ffmpeg, ingested into a running platform,
+licensed where the test says, and waited on until plays can stream it from an embedded OCA."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+from reelcloud.client import PlatformClient
+from reelcloud.encoding.pipeline import TitleMetadata, ingest
+from reelcloud.platform.errors import ReelcloudError
+from reelcloud.platform.settings import load_settings
+from tests.support.media import make_video
+from tests.support.platform import Platform
+
+
+def licence(*countries: str) -> list[dict[str, str]]:
+    today = date.today()
+    start, end = (today - timedelta(days=1)).isoformat(), (today + timedelta(days=30)).isoformat()
+    return [{"country": c, "start": start, "end": end} for c in countries]
+
+
+async def publish_title(
+    platform: Platform,
+    tmp: Path,
+    name: str,
+    countries: list[str],
+    *,
+    maturity: str = "PG-13",
+    seconds: float = 4,
+    size: str = "320x180",
+) -> dict[str, Any]:
+    env = platform.env()
+    settings = load_settings(
+        data_dir=tmp,
+        s3_url=env["REELCLOUD_S3_URL"],
+        s3_access_key=env["REELCLOUD_S3_ACCESS_KEY"],
+        s3_secret_key=env["REELCLOUD_S3_SECRET_KEY"],
+        nats_url=env["REELCLOUD_NATS_URL"],
+    )
+    source = await asyncio.to_thread(make_video, tmp / f"{name}.mp4", seconds=seconds, size=size)
+    metadata = TitleMetadata(name, 2024, ["drama"], countries, maturity, "", licence(*countries))
+    return await ingest(settings, source, metadata)
+
+
+async def wait_playable(
+    platform: Platform, title_id: str, *, source_address: str, email: str, tries: int = 300
+) -> None:
+    """Until a play of the title is steered to an embedded OCA (catalog, fill and steering
+    have caught up). Every trial play is stopped, freeing its stream slot."""
+    async with PlatformClient(platform.gateway, source_address=source_address) as client:
+        await client.sign_in(email, "reelcloud")
+        last: object = None
+        for _ in range(tries):
+            try:
+                play = await client.play(title_id)
+                await client.stop(play)
+                if any(o["kind"] == "embedded" for o in play.ocas):
+                    return
+                last = play.ocas
+            except ReelcloudError as exc:
+                last = exc
+            await asyncio.sleep(0.2)
+    raise AssertionError(f"the title never became playable: {last}")
