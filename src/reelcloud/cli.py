@@ -448,6 +448,92 @@ def play(
     console.print(f"served by: {served}", highlight=False)
 
 
+def _print_load_report(report: dict[str, Any]) -> None:
+    table = Table(title="load run", show_header=False)
+    rows = [
+        ("viewers started", report["started"]),
+        ("succeeded", report["succeeded"]),
+        ("failed", report["failed"]),
+        ("stream starts / s (SPS)", report["sps"]),
+        ("play latency p50 / p99 (ms)", "{p50} / {p99}".format(**report["play_latency_ms"])),
+        ("start-up p50 / p99 (ms)", "{p50} / {p99}".format(**report["qoe"]["startup_ms"])),
+        ("rebuffer ratio p50 / p99", "{p50} / {p99}".format(**report["qoe"]["rebuffer_ratio"])),
+        ("mean bitrate p50 (kbps)", report["qoe"]["mean_bitrate_kbps"]["p50"]),
+        ("OCA changes", report["qoe"]["oca_changes"]),
+        ("CPU of this process", f"{report['cpu']['cores_used']:.2f} cores"),
+    ]
+    for label, value in rows:
+        table.add_row(label, str(value))
+    console.print(table)
+    if report["failed_by_reason"]:
+        reasons = ", ".join(f"{k} {n}" for k, n in report["failed_by_reason"].items())
+        console.print(f"failures: {reasons}", highlight=False)
+    total = sum(report["bytes_by_tier"].values()) or 1
+    tiers = ", ".join(
+        f"{tier} {n / 1e6:.1f} MB ({100 * n / total:.0f} %)"
+        for tier, n in report["bytes_by_tier"].items()
+    )
+    console.print(f"bytes by tier: {tiers}", highlight=False)
+
+
+@app.command()
+def load(
+    viewers: Annotated[int, typer.Option(min=1, max=5000, help="Virtual viewers in all.")] = 20,
+    duration: Annotated[float, typer.Option(min=1, max=86400, help="Seconds the run lasts.")] = 60,
+    arrival_rate: Annotated[
+        float | None,
+        typer.Option(min=0.01, help="Viewers arriving per second (default: all in half the run)."),
+    ] = None,
+    networks: Annotated[
+        str, typer.Option(help="Network mix, e.g. isp-a:0.5,isp-b:0.4,other:0.1")
+    ] = "isp-a:0.5,isp-b:0.4,other:0.1",
+    speed: Annotated[float, typer.Option(min=0.1, max=100, help="Playback speed.")] = 1.0,
+    abr: Annotated[str, typer.Option(help="bba or throughput.")] = "bba",
+    seed: Annotated[int | None, typer.Option(help="For a repeatable run.")] = None,
+    json_file: Annotated[Path | None, typer.Option("--json", help="Write the report here.")] = None,
+    gateway: Annotated[str | None, typer.Option(help="Default: the topology's gateway.")] = None,
+    topology: TopologyOption = None,
+) -> None:
+    """Virtual viewers sign in, browse, play Zipf-popular titles and stop; SPS, failures by
+    reason, play latency, QoE and bytes per OCA tier at the end."""
+    from rich.live import Live
+    from rich.text import Text
+
+    from reelcloud.client.load import LoadGenerator, LoadPlan, parse_mix
+
+    settings = _settings(topology=topology)
+    if settings.topology.openconnect is None:
+        raise ReelcloudError("the topology has no Open Connect section: nothing to stream from")
+    openconnect = settings.topology.openconnect
+    plan = LoadPlan(
+        viewers=viewers,
+        duration_s=duration,
+        arrival_rate=arrival_rate or viewers / (duration / 2),
+        networks=parse_mix(networks, openconnect),
+        speed=speed,
+        abr=abr,
+        seed=seed,
+    )
+    line = Text("starting…")
+
+    def progress(state: dict[str, Any]) -> None:
+        line.plain = (
+            f"{state['elapsed_s']:6.1f} s │ arrived {state['arrived']}/{viewers} │ "
+            f"watching {state['watching']} │ ok {state['succeeded']} │ "
+            f"failed {state['failed']} │ SPS {state['sps']:.2f}"
+        )
+
+    generator = LoadGenerator(
+        _gateway_url(settings, gateway), openconnect, plan, on_progress=progress
+    )
+    with Live(line, console=err, refresh_per_second=2):
+        report = asyncio.run(generator.run())
+    _print_load_report(report)
+    if json_file is not None:
+        json_file.write_text(json.dumps(report, indent=2) + "\n")
+        console.print(f"report written to {json_file}", highlight=False)
+
+
 @config_app.command("show")
 def config_show(topology: TopologyOption = None, data_dir: DataDirOption = None) -> None:
     """Print the effective settings, secrets masked."""

@@ -167,9 +167,11 @@ class PlatformClient:
     async def play(
         self, title_id: str, *, profile_id: str | None = None, device_id: str | None = None
     ) -> Play:
+        # By default the member's own profile, not the kids' one (rated G).
+        grown_up = next((p for p in self.profiles if p.get("maturity") != "G"), self.profiles[0])
         body = {
             "title_id": title_id,
-            "profile_id": profile_id or self.profiles[0]["id"],
+            "profile_id": profile_id or grown_up["id"],
             "device_id": device_id or self.devices[0]["id"],
         }
         answer = await self._json("POST", "/api/play", json=body)
