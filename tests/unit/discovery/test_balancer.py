@@ -27,3 +27,12 @@ def test_nothing_to_choose_from():
 def test_registry_urls_of_our_zone_come_first():
     peers = [("http://a/", "z1"), ("http://b/", "z2"), ("http://c/", "z2")]
     assert order_by_zone(peers, "z2") == ["http://b/", "http://c/", "http://a/"]
+
+
+def test_a_new_candidate_list_is_used_at_once():
+    balancer = ZoneAwareRoundRobin("z1")
+    before = [instance("A", 1, zone="z1"), instance("A", 2, zone="z1")]
+    for _ in range(3):
+        balancer.choose("A", before)
+    after = [instance("A", 3, zone="z1")]  # the registry changed: discovery hands a new list
+    assert {balancer.choose("A", after).instance_id for _ in range(4)} == {"host:a:3"}

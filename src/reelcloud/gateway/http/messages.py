@@ -40,6 +40,7 @@ class Response:
 
 
 _REASONS = {s.value: s.phrase.encode() for s in HTTPStatus}
+_STATUS_LINES = {code: b"HTTP/1.1 %d %s\r\n" % (code, reason) for code, reason in _REASONS.items()}
 # Hop-by-hop headers are about one connection; a proxy never forwards them.
 HOP_BY_HOP = frozenset(
     {
@@ -59,11 +60,20 @@ HOP_BY_HOP = frozenset(
 def serialize(response: Response, *, keep_alive: bool, head: bool = False) -> bytes:
     """The response on the wire. Headers are written as given: whoever copies headers from an
     origin drops the hop-by-hop ones (the proxy endpoint), once."""
-    reason = _REASONS.get(response.status, b"Unknown")
-    lines = [b"HTTP/1.1 %d %s" % (response.status, reason)]
-    lines.extend([k + b": " + v for k, v in response.headers])
-    lines.append(b"content-length: %d" % len(response.body))
-    if not keep_alive:
-        lines.append(b"connection: close")
-    head_bytes = b"\r\n".join(lines) + b"\r\n\r\n"
-    return head_bytes if head else head_bytes + response.body
+    status_line = _STATUS_LINES.get(response.status)
+    if status_line is None:
+        status_line = b"HTTP/1.1 %d %s\r\n" % (
+            response.status,
+            _REASONS.get(response.status, b"Unknown"),
+        )
+    parts = [status_line]
+    for name, value in response.headers:
+        parts += (name, b": ", value, b"\r\n")
+    body = response.body
+    if keep_alive:
+        parts.append(b"content-length: %d\r\n\r\n" % len(body))
+    else:
+        parts.append(b"content-length: %d\r\nconnection: close\r\n\r\n" % len(body))
+    if not head and body:
+        parts.append(body)
+    return b"".join(parts)

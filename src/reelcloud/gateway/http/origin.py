@@ -41,7 +41,8 @@ class OriginResponse:
 
 
 class _OriginConnection(asyncio.Protocol):
-    def __init__(self, max_body_bytes: int) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, max_body_bytes: int) -> None:
+        self._loop = loop
         self._transport: asyncio.Transport | None = None
         self._parser = httptools.HttpResponseParser(self)
         self._future: asyncio.Future[OriginResponse] | None = None
@@ -50,6 +51,11 @@ class _OriginConnection(asyncio.Protocol):
         self._max_body_bytes = max_body_bytes
         self._body_bytes = 0
         self._head_request = False
+        # The read timeout: one timer per connection, re-armed only when it fires early,
+        # instead of a timer set and cancelled for every request.
+        self._deadline = 0.0
+        self._timeout_s = 0.0
+        self._timer: asyncio.TimerHandle | None = None
         self.reusable = True
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -103,28 +109,43 @@ class _OriginConnection(asyncio.Protocol):
         self, head: bytes, body: bytes, *, head_request: bool, timeout_s: float
     ) -> OriginResponse:
         assert self._transport is not None
-        self._future = asyncio.get_running_loop().create_future()
+        loop = self._loop
+        future: asyncio.Future[OriginResponse] = loop.create_future()
+        self._future = future
         self._headers, self._body, self._body_bytes = [], [], 0
         self._head_request = head_request
-        self._transport.write(head + body if len(body) < 65536 else head)
-        if len(body) >= 65536:
+        if len(body) < 65536:
+            self._transport.write(head + body)
+        else:
+            self._transport.write(head)
             self._transport.write(body)
-        future = self._future
-        # A timer handle is cheaper than asyncio.timeout() on this per-request path.
-        timer = asyncio.get_running_loop().call_later(timeout_s, self._expire, future, timeout_s)
+        self._timeout_s = timeout_s
+        self._deadline = loop.time() + timeout_s
+        if self._timer is None:
+            self._timer = loop.call_at(self._deadline, self._check_deadline)
         try:
             return await future
         finally:
-            timer.cancel()
             self._future = None
 
-    def _expire(self, future: asyncio.Future[OriginResponse], timeout_s: float) -> None:
-        if not future.done():
-            future.set_exception(OriginReadTimeout(f"no response within {timeout_s:.1f} s"))
+    def _check_deadline(self) -> None:
+        """The connection's timer: expire the request in flight if its deadline has passed,
+        else sleep until it (a connection waiting idle in the pool needs no timer)."""
+        self._timer = None
+        future = self._future
+        if future is None or future.done():
+            return
+        if self._loop.time() >= self._deadline:
+            future.set_exception(OriginReadTimeout(f"no response within {self._timeout_s:.1f} s"))
             self.close()
+        else:
+            self._timer = self._loop.call_at(self._deadline, self._check_deadline)
 
     def close(self) -> None:
         self.reusable = False
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         if self._transport is not None:
             self._transport.close()
 
@@ -147,22 +168,26 @@ class OriginPool:
         self._connect_timeout_s = connect_timeout_s
         self._max_idle = max_idle_per_origin
         self._max_body_bytes = max_body_bytes
+        self._host_lines: dict[tuple[str, int], bytes] = {}
 
-    async def _acquire(self, host: str, port: int) -> tuple[_OriginConnection, bool]:
-        idle = self._idle[(host, port)]
+    def _reuse(self, address: tuple[str, int]) -> _OriginConnection | None:
+        idle = self._idle[address]
         while idle:
             connection = idle.pop()
             if connection.alive:
-                return connection, True
+                return connection
+        return None
+
+    async def _connect(self, host: str, port: int) -> _OriginConnection:
         loop = asyncio.get_running_loop()
         try:
             async with asyncio.timeout(self._connect_timeout_s):
                 _, protocol = await loop.create_connection(
-                    lambda: _OriginConnection(self._max_body_bytes), host, port
+                    lambda: _OriginConnection(loop, self._max_body_bytes), host, port
                 )
         except (OSError, TimeoutError) as exc:
             raise OriginConnectError(f"cannot connect to {host}:{port}: {exc}") from exc
-        return protocol, False
+        return protocol
 
     async def request(
         self,
@@ -175,39 +200,43 @@ class OriginPool:
         *,
         read_timeout_s: float,
     ) -> OriginResponse:
-        lines = [
-            b"%s %s HTTP/1.1" % (method.encode(), target),
-            b"host: %s:%d" % (host.encode(), port),
-        ]
-        lines.extend(k + b": " + v for k, v in headers)
+        address = (host, port)
+        host_line = self._host_lines.get(address)
+        if host_line is None:
+            host_line = self._host_lines[address] = b"\r\nhost: %s:%d" % (host.encode(), port)
+        lines = [method.encode(), b" ", target, b" HTTP/1.1", host_line]
+        for name, value in headers:
+            lines += (b"\r\n", name, b": ", value)
         if body or method in ("POST", "PUT", "PATCH"):
-            lines.append(b"content-length: %d" % len(body))
-        head = b"\r\n".join(lines) + b"\r\n\r\n"
-        connection, reused = await self._acquire(host, port)
-        try:
+            lines.append(b"\r\ncontent-length: %d" % len(body))
+        lines.append(b"\r\n\r\n")
+        head = b"".join(lines)
+        head_request = method == "HEAD"
+        connection = self._reuse(address)
+        if connection is None:
+            connection = await self._connect(host, port)
             response = await connection.request(
-                head, body, head_request=method == "HEAD", timeout_s=read_timeout_s
+                head, body, head_request=head_request, timeout_s=read_timeout_s
             )
-        except OriginResetError:
-            if reused:
+        else:
+            try:
+                response = await connection.request(
+                    head, body, head_request=head_request, timeout_s=read_timeout_s
+                )
+            except OriginResetError:
                 # A kept-alive connection the origin had already closed: nothing was processed
                 # on it, so one fresh connection may try again (any method).
-                connection, _ = await self._acquire_fresh(host, port)
+                for stale in self._idle.pop(address, []):
+                    stale.close()
+                connection = await self._connect(host, port)
                 response = await connection.request(
-                    head, body, head_request=method == "HEAD", timeout_s=read_timeout_s
+                    head, body, head_request=head_request, timeout_s=read_timeout_s
                 )
-            else:
-                raise
-        self._release(host, port, connection)
+        self._release(address, connection)
         return response
 
-    async def _acquire_fresh(self, host: str, port: int) -> tuple[_OriginConnection, bool]:
-        for connection in self._idle.pop((host, port), []):
-            connection.close()
-        return await self._acquire(host, port)
-
-    def _release(self, host: str, port: int, connection: _OriginConnection) -> None:
-        idle = self._idle[(host, port)]
+    def _release(self, address: tuple[str, int], connection: _OriginConnection) -> None:
+        idle = self._idle[address]
         if connection.alive and len(idle) < self._max_idle:
             idle.append(connection)
         else:

@@ -36,6 +36,10 @@ class Limits:
     keep_alive_timeout_s: float = 60.0
 
 
+# Method names as str without a decode per request (others are decoded as they come).
+_METHODS = {m.encode(): m for m in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")}
+
+
 class _Refuse(Exception):
     def __init__(self, status: int, code: str, message: str) -> None:
         self.status, self.code, self.message = status, code, message
@@ -43,6 +47,7 @@ class _Refuse(Exception):
 
 class HttpServerProtocol(asyncio.Protocol):
     def __init__(self, handler: Handler, rejected: Rejected, limits: Limits) -> None:
+        self._loop = asyncio.get_running_loop()
         self._handler = handler
         self._rejected = rejected
         self._limits = limits
@@ -134,23 +139,24 @@ class HttpServerProtocol(asyncio.Protocol):
     def on_message_complete(self) -> None:
         target = self._url
         raw_path, _, query = target.partition(b"?")
-        path_bytes = unquote_to_bytes(raw_path)
+        path_bytes = unquote_to_bytes(raw_path) if b"%" in raw_path else raw_path
         if b"\x00" in path_bytes or not path_bytes.startswith(b"/"):
             raise _Refuse(400, "bad_path", "request path is malformed")
         try:
             path = path_bytes.decode()
         except UnicodeDecodeError:
             raise _Refuse(400, "bad_path", "request path is not UTF-8") from None
-        request = Request(
-            method=self._parser.get_method().decode(),
-            target=target,
-            path=path,
-            query=query,
-            headers=self._headers,
-            body=b"".join(self._body),
-            http_version=self._parser.get_http_version(),
-            peer=self._peer,
-            keep_alive=self._parser.should_keep_alive(),
+        parser = self._parser
+        request = Request(  # positional: keyword calls cost more on this per-request path
+            _METHODS.get(parser.get_method()) or parser.get_method().decode(),
+            target,
+            path,
+            query,
+            self._headers,
+            b"".join(self._body) if self._body else b"",
+            parser.get_http_version(),
+            self._peer,
+            parser.should_keep_alive(),
         )
         self._queue.append(request)
         if len(self._queue) >= self._limits.max_pipelined and self._transport is not None:
@@ -160,7 +166,7 @@ class HttpServerProtocol(asyncio.Protocol):
     # ---- answering ----------------------------------------------------------------------------
 
     async def _work(self) -> None:
-        loop = asyncio.get_running_loop()
+        loop = self._loop
         while not self._closing:
             if not self._queue:
                 if self._refusal is not None:
@@ -200,7 +206,7 @@ class HttpServerProtocol(asyncio.Protocol):
         if self._waiter is not None and not self._waiter.done():
             self._waiter.set_result(None)
         elif self._worker is None:
-            self._worker = asyncio.get_running_loop().create_task(self._work())
+            self._worker = self._loop.create_task(self._work())
 
     def _close(self) -> None:
         self._closing = True
@@ -210,14 +216,14 @@ class HttpServerProtocol(asyncio.Protocol):
     def _arm_idle(self) -> None:
         """Note activity; one timer per connection checks it (re-arming a timer for every
         request would cost more than the check)."""
-        loop = asyncio.get_running_loop()
+        loop = self._loop
         self._last_active = loop.time()
         if self._idle is None and not self._closing:
             self._idle = loop.call_later(self._limits.keep_alive_timeout_s, self._check_idle)
 
     def _check_idle(self) -> None:
         self._idle = None
-        loop = asyncio.get_running_loop()
+        loop = self._loop
         idle_for = loop.time() - self._last_active
         # Busy: requests waiting, or the worker is answering one (it is not parked on _waiter).
         busy = bool(self._queue) or (self._worker is not None and self._waiter is None)

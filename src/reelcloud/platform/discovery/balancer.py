@@ -15,12 +15,21 @@ class ZoneAwareRoundRobin:
     def __init__(self, zone: str) -> None:
         self.zone = zone
         self._counters: defaultdict[str, int] = defaultdict(int)
+        # The last candidate list seen per app and the pool chosen from it: discovery hands out
+        # the same list object until the registry changes, so most calls skip the sort. The
+        # list is held here, so its identity cannot be reused by another list meanwhile.
+        self._pools: dict[str, tuple[list[InstanceInfo], list[InstanceInfo]]] = {}
 
     def choose(self, app: str, candidates: list[InstanceInfo]) -> InstanceInfo | None:
         if not candidates:
             return None
-        local = [c for c in candidates if c.zone == self.zone]
-        pool = sorted(local or candidates, key=lambda c: c.instance_id)
+        cached = self._pools.get(app)
+        if cached is not None and cached[0] is candidates:
+            pool = cached[1]
+        else:
+            local = [c for c in candidates if c.zone == self.zone]
+            pool = sorted(local or candidates, key=lambda c: c.instance_id)
+            self._pools[app] = (candidates, pool)
         index = self._counters[app] % len(pool)
         self._counters[app] += 1
         return pool[index]

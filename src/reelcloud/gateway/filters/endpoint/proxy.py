@@ -79,9 +79,9 @@ class ProxyEndpoint(EndpointFilter):
         tried: set[str] = set()
         failure: tuple[int, str, str, Outcome] | None = None
         for attempt in range(1 + self._max_retries):
-            candidates = [
-                i for i in self._discovery.instances(origin) if i.instance_id not in tried
-            ]
+            candidates = self._discovery.instances(origin)
+            if tried:
+                candidates = [i for i in candidates if i.instance_id not in tried]
             instance = self._balancer.choose(origin, candidates)
             if instance is None:
                 if not tried:

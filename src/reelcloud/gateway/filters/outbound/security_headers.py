@@ -8,6 +8,7 @@ HEADERS = [
     (b"x-frame-options", b"DENY"),
     (b"referrer-policy", b"no-referrer"),
 ]
+_NAMES = frozenset(name for name, _ in HEADERS)
 
 
 class SecurityHeadersFilter(OutboundFilter):
@@ -19,5 +20,11 @@ class SecurityHeadersFilter(OutboundFilter):
 
     def apply(self, ctx: RequestContext) -> None:
         assert ctx.response is not None
-        present = {k.lower() for k, _ in ctx.response.headers}
-        ctx.response.headers += [(k, v) for k, v in HEADERS if k not in present]
+        headers = ctx.response.headers
+        # Header names are lower-case everywhere in the gateway (parsed or set here).
+        for name, _ in headers:
+            if name in _NAMES:  # an origin set one of them: keep its choice, add the others
+                present = {k for k, _ in headers}
+                headers += [(k, v) for k, v in HEADERS if k not in present]
+                return
+        headers += HEADERS
