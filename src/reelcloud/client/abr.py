@@ -5,8 +5,10 @@ not a throughput estimate, picks the rate. Below the *reservoir* the lowest rung
 reservoir + *cushion* the highest; in between a linear *rate map* from buffer to bitrate, with
 hysteresis (move up only when the map passes the next rung's rate, down only when it falls
 below the current one). Start-up follows BBA-2: while the buffer is still filling, step up one
-rung whenever a segment arrived in under `startup_speedup`⁻¹ of its duration, until the rate
-map catches up.
+rung when the last segment arrived fast enough — 8x faster than real time with an empty
+buffer, falling linearly to 2x with a full cushion — and the next rung's segment, at the same
+throughput, would still leave the buffer above the reservoir; the rate map takes over once it
+asks for as much, or a segment arrives too slowly.
 
 `ThroughputBased` is the comparison: the highest rung under a safety factor times the
 harmonic mean of the last few throughput samples.
@@ -37,7 +39,10 @@ class Abr(Protocol):
 
 class BufferBased:
     def __init__(
-        self, reservoir_s: float = 5.0, cushion_s: float = 20.0, startup_speedup: float = 2.0
+        self,
+        reservoir_s: float = 5.0,
+        cushion_s: float = 20.0,
+        startup_speedup: tuple[float, float] = (8.0, 2.0),  # at an empty buffer, a full cushion
     ) -> None:
         if reservoir_s < 0 or cushion_s <= 0:
             raise ValueError("reservoir must be >= 0 and cushion > 0")
@@ -45,6 +50,11 @@ class BufferBased:
         self.cushion_s = cushion_s
         self.startup_speedup = startup_speedup
         self.starting = True
+
+    def required_speedup(self, buffer_s: float) -> float:
+        empty, full = self.startup_speedup
+        filled = min(1.0, max(0.0, buffer_s / (self.reservoir_s + self.cushion_s)))
+        return empty + (full - empty) * filled
 
     def rate_map(self, buffer_s: float, ladder_bps: tuple[int, ...]) -> float:
         low, high = ladder_bps[0], ladder_bps[-1]
@@ -68,12 +78,17 @@ class BufferBased:
         mapped = self.mapped(seen)
         if not self.starting or seen.last_download_s is None:
             return mapped
-        current = min(max(seen.current, 0), len(seen.ladder_bps) - 1)
-        fast = seen.last_download_s * self.startup_speedup < seen.segment_s
-        if fast and mapped <= current:
-            return min(current + 1, len(seen.ladder_bps) - 1)  # BBA-2: climb while it is easy
-        self.starting = False  # a slow segment, or the map has caught up: the map leads
-        return mapped
+        ladder = seen.ladder_bps
+        current = min(max(seen.current, 0), len(ladder) - 1)
+        speedup = seen.segment_s / max(seen.last_download_s, 1e-6)
+        if speedup < self.required_speedup(seen.buffer_s) or mapped > current:
+            self.starting = False  # a slow segment, or the map has caught up: the map leads
+            return mapped
+        if current + 1 < len(ladder):
+            next_download_s = seen.last_download_s * ladder[current + 1] / ladder[current]
+            if seen.buffer_s - next_download_s > self.reservoir_s:
+                return current + 1  # BBA-2: climb while it is easy and safe
+        return current
 
 
 class ThroughputBased:

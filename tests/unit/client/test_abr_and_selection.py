@@ -29,11 +29,23 @@ def test_bba_rate_map_reservoir_cushion_and_hysteresis():
 
 def test_bba2_startup_climbs_while_segments_arrive_fast_then_hands_over():
     bba = BufferBased(reservoir_s=5, cushion_s=20)
+    assert bba.required_speedup(0) == 8
+    assert bba.required_speedup(25) == 2
     assert bba.choose(seen(0)) == 0  # nothing measured yet
-    assert bba.choose(seen(2, current=0, download_s=0.2)) == 1  # 10x faster than real time
-    assert bba.choose(seen(4, current=1, download_s=0.3)) == 2
+    # 10x faster than real time, but the next rung's segment (0.5 s) would eat into the
+    # reservoir: stay.
+    assert bba.choose(seen(2, current=0, download_s=0.2)) == 0
+    assert bba.choose(seen(8, current=0, download_s=0.2)) == 1  # 10x >= 6.1x needed at 8 s
+    assert bba.choose(seen(10, current=1, download_s=0.3)) == 2  # 6.7x >= 5.6x
     assert bba.starting
-    assert bba.choose(seen(6, current=2, download_s=1.5)) == 0  # slow: the rate map leads
+    # 4x < 5.6x: the rate map leads from now on, and at 10 s it asks for 975 kb/s.
+    assert bba.choose(seen(10, current=2, download_s=0.5)) == 1
+    assert not bba.starting
+
+
+def test_bba2_startup_does_not_climb_on_a_slow_segment():
+    bba = BufferBased(reservoir_s=5, cushion_s=20)
+    assert bba.choose(seen(3, current=0, download_s=1.5)) == 0  # in the reservoir
     assert not bba.starting
 
 
