@@ -1,0 +1,372 @@
+"""The web client in a real browser (Debian's Chromium, headless, driven by Playwright): sign in,
+browse, open a title, play it through hls.js from the OCAs steering chose for the browser's
+simulated network; an OCA killed mid-play, an OCA that stops reporting, a denied play, DASH mode,
+a phone-width page. Screenshots of home, title page and player go to docs/screenshots/."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from playwright.sync_api import Page, Response, sync_playwright
+from tests.support.browser import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    BrowserPlatform,
+    browser_platform,
+    chromium_user_dir,
+    missing_prerequisites,
+)
+from tests.support.cli import ROOT
+
+from reelcloud.platform.events import EventConsumer
+
+SCREENSHOTS = ROOT / "docs" / "screenshots"
+FEATURED = "Test Pattern Odyssey"  # 30 s, licensed in US, GB, DE
+DESKTOP = {"width": 1280, "height": 720}
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory) -> Iterator[BrowserPlatform]:
+    missing = missing_prerequisites()
+    assert not missing, "the browser tests need: " + "; ".join(missing)
+    # The played title is 30 s long; two short ones fill the rows (one not licensed in the US).
+    with browser_platform(tmp_path_factory.mktemp("browser"), {0: 30, 1: 4, 2: 4}) as platform:
+        yield platform
+
+
+@pytest.fixture(scope="module")
+def playwright_driver():
+    with sync_playwright() as driver:
+        yield driver
+
+
+@dataclass
+class Viewer:
+    """A browser page with what it fetched: OCA segments (host, when), steering manifests,
+    heartbeats and stops."""
+
+    page: Page
+    site: BrowserPlatform
+    segments: list[tuple[float, str, str]] = field(default_factory=list)  # (t, host, path)
+    steering: list[tuple[float, dict[str, Any]]] = field(default_factory=list)
+    beats: list[tuple[float, str, int]] = field(default_factory=list)  # (t, url, status)
+    errors: list[str] = field(default_factory=list)
+
+    def attach(self) -> None:
+        self.page.on("response", self._response)
+        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+
+    def _response(self, response: Response) -> None:
+        parts = urlsplit(response.url)
+        path = parts.path
+        if path.startswith("/v/") and ".m4s" in path and response.ok:  # served by an OCA
+            self.segments.append((time.monotonic(), parts.netloc, path))
+        elif path == "/steering/v1/manifest":
+            with contextlib.suppress(Exception):  # a manifest answered during teardown
+                self.steering.append((time.monotonic(), response.json()))
+        elif path.endswith(("/heartbeat", "/stop")):
+            self.beats.append((time.monotonic(), path, response.status))
+
+    def sign_in(self, who: str = "alice", profile: str | None = None) -> None:
+        page = self.page
+        page.goto(self.site.gateway + "/")
+        page.get_by_label("Email").fill(f"{who}@reelcloud.test")
+        page.get_by_label("Password").fill("reelcloud")
+        page.get_by_role("button", name="Sign in").click()
+        page.locator(f"[data-profile='{profile or 'p-' + who}']").click()
+        page.wait_for_selector(".row .tile")
+
+    def title_id(self, name: str) -> str:
+        return str(self.site.titles[name]["title_id"])
+
+    def current_time(self) -> float:
+        return float(self.page.evaluate("document.querySelector('video')?.currentTime ?? 0"))
+
+    def wait_for_time(self, seconds: float, timeout_s: float = 30) -> None:
+        self.page.wait_for_function(
+            f"(document.querySelector('video')?.currentTime ?? 0) > {seconds}",
+            timeout=timeout_s * 1000,
+        )
+
+    def hosts_since(self, t: float) -> list[str]:
+        return [host for at, host, _ in self.segments if at >= t]
+
+    def watch_clock(self, seconds: float) -> tuple[float, float]:
+        """Samples the video clock every 100 ms for `seconds`: (longest freeze, time advanced)."""
+        start = last = self.current_time()
+        frozen_since = time.monotonic()
+        longest = 0.0
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            now_time = self.current_time()
+            now = time.monotonic()
+            if now_time > last:
+                last = now_time
+                frozen_since = now
+            longest = max(longest, now - frozen_since)
+            self.page.wait_for_timeout(100)
+        return longest, last - start
+
+
+@pytest.fixture
+def viewer(site, playwright_driver) -> Iterator[Viewer]:
+    with chromium_user_dir() as profile_dir:
+        context = playwright_driver.chromium.launch_persistent_context(
+            profile_dir,
+            executable_path=str(CHROMIUM),
+            args=CHROMIUM_ARGS,
+            headless=True,
+            viewport=DESKTOP,
+        )
+        try:
+            page = context.pages[0] if context.pages else context.new_page()
+            viewer = Viewer(page, site)
+            viewer.attach()
+            yield viewer
+            assert viewer.errors == [], viewer.errors  # no uncaught script errors on any page
+        finally:
+            context.close()
+
+
+def play_events(site: BrowserPlatform, play_id: str, wanted: set[str]) -> dict[str, list]:
+    """The play's events from the stream (heartbeats and stop carry position and QoE)."""
+
+    async def read() -> dict[str, list]:
+        consumer = EventConsumer(
+            site.platform.env()["REELCLOUD_NATS_URL"],
+            f"browser-{play_id}-{time.monotonic_ns()}",
+            subject="events.play.>",
+        )
+        await consumer.start()
+        seen: dict[str, list] = {}
+        try:
+            for _ in range(40):
+                for envelope, message in await consumer.fetch(batch=500, timeout_s=0.5):
+                    if envelope.payload.get("play_id") == play_id:
+                        seen.setdefault(envelope.type, []).append(envelope.payload)
+                    await message.ack()
+                if wanted <= set(seen):
+                    break
+        finally:
+            await consumer.aclose()
+        return seen
+
+    # Playwright's sync API keeps an event loop in this thread: read from another one.
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, read()).result()
+
+
+def start_play(viewer: Viewer, title: str, query: str = "") -> dict[str, Any]:
+    """Opens the player at the start of `title`; returns the Play API's answer."""
+    page = viewer.page
+    url = f"{viewer.site.gateway}/#/watch/{viewer.title_id(title)}?from=0{query}"
+    with page.expect_response("**/api/play") as reply:
+        page.goto(url)
+    assert reply.value.status == 200, reply.value.text()
+    return dict(reply.value.json())
+
+
+def test_sign_in_browse_and_play_from_the_first_choice_oca(viewer):
+    page, site = viewer.page, viewer.site
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    viewer.sign_in("alice")
+
+    # Home: rows of artwork made at encode time; a title not licensed in the US says so.
+    page.wait_for_function(
+        "[...document.querySelectorAll('.tile img')].length >= 3 &&"
+        " [...document.querySelectorAll('.tile img')].every(i => i.complete && i.naturalWidth > 0)"
+    )
+    rows = page.locator(".row h2").all_inner_texts()
+    assert rows[0] == "Popular in US"
+    assert {"Sci-Fi", "Thriller", "Comedy"} <= set(rows)
+    assert page.locator(".tile.unavailable").first.get_attribute("aria-label") == (
+        "Life, Uh, Finds a Way (not available in your country)"
+    )
+    page.screenshot(path=str(SCREENSHOTS / "home.png"))
+
+    # Search filters the catalog.
+    page.get_by_label("Search titles").fill("mandel")
+    page.wait_for_function("location.hash.startsWith('#/search')")
+    page.wait_for_selector("text=Results for “mandel”")
+    assert page.locator(".grid .tile").all_inner_texts() == ["The Mandelbrot Heist"]
+
+    # Title page: synopsis, year, maturity, availability in the member's country.
+    page.goto(f"{site.gateway}/#/title/{viewer.title_id(FEATURED)}")
+    page.wait_for_selector("#title-name")
+    assert page.locator("#title-name").inner_text() == FEATURED
+    assert page.locator(".synopsis").inner_text() == "A voyage through the colour bars."
+    facts = page.locator(".facts").inner_text()
+    assert "2021" in facts
+    assert "PG" in facts
+    assert page.locator(".availability").inner_text() == "Available in United States"
+    page.screenshot(path=str(SCREENSHOTS / "title.png"))
+
+    # Play (ISP A is the default network): segments from steering's first choice, in ISP A.
+    with page.expect_response("**/api/play") as reply:
+        page.get_by_role("button", name="Play", exact=True).click()
+    played = reply.value.json()
+    first = played["ocas"][0]["oca_id"]
+    assert first.startswith("oca-a-"), played["ocas"]
+    viewer.wait_for_time(5.0)
+    hosts = viewer.hosts_since(0)
+    assert len(hosts) >= 3
+    assert set(hosts) == {site.oca_host(first)}, hosts
+
+    # Keyboard: space pauses and resumes; S shows the stats overlay with the pathway.
+    page.keyboard.press("Space")
+    page.wait_for_function("document.querySelector('video').paused")
+    page.keyboard.press("Space")
+    page.wait_for_function("!document.querySelector('video').paused")
+    page.keyboard.press("s")
+    overlay = page.locator(".stats")
+    overlay.wait_for(state="visible")
+    page.wait_for_function(
+        "document.querySelector('[data-stat=bitrate]')?.textContent.includes('kbps')"
+    )
+    assert page.locator("[data-stat=pathway]").inner_text() == first
+    assert page.locator("[data-stat=oca]").inner_text() == site.oca_host(first)
+    assert "dropped" in page.locator("[data-stat=frames]").inner_text()
+    page.mouse.move(640, 400)  # the controls show while the mouse moves
+    page.screenshot(path=str(SCREENSHOTS / "player.png"))
+
+    # A heartbeat was recorded: the Play API accepted it and it is on the event stream.
+    page.wait_for_function("true", timeout=1000)
+    assert any(path.endswith("/heartbeat") and code == 200 for _, path, code in viewer.beats)
+    events = play_events(site, played["play_id"], {"play.started", "play.heartbeat"})
+    beat = events["play.heartbeat"][0]
+    assert beat["qoe"]["startup_ms"] > 0
+    assert beat["qoe"]["pathway"] == first
+
+    # Leaving the player stops the play (its stream slot freed) and keeps a bookmark.
+    page.get_by_role("button", name="Back to browsing").click()
+    page.wait_for_selector(".row .tile")
+    assert page.locator(".row h2").first.inner_text() == "Continue watching for Alice"
+    stopped = play_events(site, played["play_id"], {"play.stopped"})["play.stopped"][0]
+    assert stopped["position_s"] > 5
+
+
+def test_an_oca_killed_mid_play_fails_over_without_a_stall(viewer):
+    site = viewer.site
+    viewer.sign_in("alice")
+    played = start_play(viewer, FEATURED, "&buffer=4")  # a short forward buffer
+    viewer.wait_for_time(4.0)
+    serving = viewer.segments[-1][1]
+    assert serving == site.oca_host(played["ocas"][0]["oca_id"])
+    killed = site.oca_of_host(serving)
+    site.kill(killed)  # kill -9: the launcher restarts it, but hls.js has moved on
+    killed_at = time.monotonic()
+
+    longest_freeze_s, advanced_s = viewer.watch_clock(8.0)
+    assert advanced_s > 6.0, advanced_s
+    assert longest_freeze_s < 2.0, longest_freeze_s
+    after = viewer.hosts_since(killed_at + 0.5)
+    assert after, "no segment was fetched after the OCA died"
+    assert serving not in after
+    assert site.oca_of_host(after[-1]) in [o["oca_id"] for o in played["ocas"][1:]]
+
+    qoe = viewer.page.evaluate("window.reelcloudPlayer.qoe()")
+    assert qoe["pathway_changes"] >= 1
+    assert qoe["pathway"] != killed
+    viewer.page.get_by_role("button", name="Back to browsing").click()
+    stopped = play_events(site, played["play_id"], {"play.stopped"})["play.stopped"][0]
+    assert stopped["qoe"]["pathway_changes"] >= 1
+    assert stopped["qoe"]["pathways_seen"].startswith(killed + ">")
+    assert stopped["qoe"]["longest_stall_ms"] < 2000
+
+
+def test_an_oca_that_stops_reporting_leaves_the_steering_manifest_and_the_player(viewer):
+    page, site = viewer.page, viewer.site
+    viewer.sign_in("alice")
+    page.get_by_label("Network").select_option("isp-b")  # the network selector
+    played = start_play(viewer, FEATURED, "&buffer=6")
+    first = played["ocas"][0]["oca_id"]
+    assert first.startswith("oca-b-"), played["ocas"]
+    viewer.wait_for_time(3.0)
+    assert set(viewer.hosts_since(0)) == {site.oca_host(first)}
+    assert viewer.steering
+    assert viewer.steering[-1][1]["PATHWAY-PRIORITY"][0] == first
+
+    pid = site.kill(first, signal.SIGSTOP)  # hung: no reports (and no answers)
+    stopped_at = time.monotonic()
+    try:
+        deadline = stopped_at + 10
+        while time.monotonic() < deadline:
+            dropped = [
+                (t, m) for t, m in viewer.steering
+                if t > stopped_at and first not in m["PATHWAY-PRIORITY"]
+            ]  # fmt: skip
+            if dropped:
+                break
+            page.wait_for_timeout(100)
+        assert dropped, [m for _, m in viewer.steering[-3:]]
+        dropped_at, manifest = dropped[0]
+        assert manifest["PATHWAY-PRIORITY"][0].startswith("oca-b-")  # its site peer
+        page.wait_for_function("window.reelcloudPlayer.qoe().pathway_changes >= 1", timeout=10_000)
+        moved_to = viewer.page.evaluate("window.reelcloudPlayer.qoe().pathway")
+        assert moved_to != first
+        page.wait_for_timeout(2000)
+        assert viewer.hosts_since(dropped_at + 0.5), "nothing fetched after the steering change"
+        assert site.oca_host(first) not in viewer.hosts_since(dropped_at + 0.5)
+        before = viewer.current_time()
+        page.wait_for_timeout(1500)
+        assert viewer.current_time() > before  # still playing
+    finally:
+        os.kill(pid, signal.SIGCONT)
+
+
+def test_a_title_not_licensed_in_the_members_country_is_refused_clearly(viewer):
+    page, site = viewer.page, viewer.site
+    viewer.sign_in("eve")  # Brazil
+    page.goto(f"{site.gateway}/#/title/{viewer.title_id(FEATURED)}")
+    availability = page.locator(".availability")
+    availability.wait_for()
+    assert availability.inner_text().startswith("Not available in Brazil")
+    with page.expect_response("**/api/play") as reply:
+        page.get_by_role("button", name="Play", exact=True).click()
+    assert reply.value.status == 403
+    message = page.get_by_role("alert")
+    message.wait_for()
+    assert page.locator("#player-message-heading").inner_text() == "Not available in your country"
+    assert "isn't licensed for streaming in Brazil" in message.inner_text()
+    assert page.locator(".watch").get_attribute("data-state") == "denied"
+    assert page.evaluate("document.querySelector('video').currentSrc") == ""
+    assert viewer.segments == []
+
+
+def test_dash_mode_plays_from_the_first_choice_oca(viewer):
+    site = viewer.site
+    viewer.sign_in("alice")
+    played = start_play(viewer, FEATURED, "&mode=dash")
+    viewer.wait_for_time(3.0)
+    assert viewer.page.locator(".watch").get_attribute("data-mode") == "dash"
+    hosts = viewer.hosts_since(0)
+    assert hosts
+    assert set(hosts) == {site.oca_host(played["ocas"][0]["oca_id"])}, hosts
+
+
+def test_phone_width_keeps_the_page_inside_the_screen(viewer):
+    page = viewer.page
+    page.set_viewport_size({"width": 390, "height": 844})
+    viewer.sign_in("alice")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    assert page.get_by_label("Search titles").is_visible()
+    first_tile = page.locator(".row .tile").first.bounding_box()
+    assert first_tile is not None
+    assert 100 < first_tile["width"] < 390
+    # Focus starts on the featured title's Play, then its More info, then the rows' tiles.
+    focused = "document.activeElement.textContent"
+    assert page.evaluate(focused) == "Play"
+    page.keyboard.press("Tab")
+    assert page.evaluate(focused) == "More info"
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.classList.contains('tile')")

@@ -1,0 +1,198 @@
+"""Browser tests: Debian's Chromium driven by Playwright for Python (no `playwright install`:
+it cannot download here), and a platform with Open Connect and demo titles for it to play."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import os
+import shutil
+import signal
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from reelcloud.encoding.demo import DEMO_TITLES, make_source
+from reelcloud.encoding.pipeline import ingest
+from reelcloud.platform.settings import load_settings
+from tests.support.cli import ROOT, cli_env, status
+from tests.support.factories import free_port, openconnect_dict
+from tests.support.platform import Platform, running_platform
+
+CHROMIUM = Path("/usr/bin/chromium")
+# What the reference found to work headless on these machines (no GPU, no internet).
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--autoplay-policy=no-user-gesture-required",
+]
+WEB = ROOT / "web"
+PLAYER_LIBRARIES = (
+    WEB / "node_modules/hls.js/dist/hls.min.js",
+    WEB / "node_modules/dashjs/dist/modern/umd/dash.all.min.js",
+)
+NETWORKS = {"isp-a": "127.10.0.7", "isp-b": "127.20.0.7"}
+
+
+def missing_prerequisites() -> list[str]:
+    """What a browser test needs that this machine lacks, said plainly."""
+    missing = []
+    if not CHROMIUM.exists():
+        missing.append(f"{CHROMIUM} (apt-get install chromium)")
+    for library in PLAYER_LIBRARIES:
+        if not library.exists():
+            missing.append(f"{library.relative_to(ROOT)} (npm ci in web/)")
+    try:
+        import playwright  # noqa: F401
+    except ImportError:
+        missing.append("playwright for Python (pip install -e '.[dev]')")
+    return missing
+
+
+@contextmanager
+def chromium_user_dir() -> Iterator[str]:
+    """A fresh profile for every launch: nothing cached between tests."""
+    path = tempfile.mkdtemp(prefix="reelcloud-chromium-")
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+@dataclass
+class BrowserPlatform:
+    platform: Platform
+    openconnect: dict[str, Any]
+    titles: dict[str, dict[str, Any]]  # short name -> asset manifest
+
+    @property
+    def gateway(self) -> str:
+        return self.platform.gateway
+
+    def oca_host(self, oca_id: str) -> str:
+        oca = next(o for o in self.openconnect["ocas"] if o["id"] == oca_id)
+        return f"{oca['address']}:{self.openconnect['port']}"
+
+    def oca_of_host(self, host: str) -> str:
+        return next(
+            o["id"]
+            for o in self.openconnect["ocas"]
+            if f"{o['address']}:{self.openconnect['port']}" == host
+        )
+
+    def oca_pid(self, oca_id: str) -> int:
+        """The OCA process with this id (launcher instances `host:oca:N`, in topology order)."""
+        index = [o["id"] for o in self.openconnect["ocas"]].index(oca_id) + 1
+        instances = status(self.platform.data_dir)["instances"]
+        return int(next(i["pid"] for i in instances if i["id"].endswith(f":oca:{index}")))
+
+    def kill(self, oca_id: str, sig: int = signal.SIGKILL) -> int:
+        pid = self.oca_pid(oca_id)
+        os.kill(pid, sig)
+        return pid
+
+
+def _licence(countries: list[str]) -> list[dict[str, str]]:
+    today = date.today()
+    start, end = (today - timedelta(days=30)).isoformat(), (today + timedelta(days=365)).isoformat()
+    return [{"country": c, "start": start, "end": end} for c in countries]
+
+
+async def publish_demo_titles(
+    platform: Platform, work: Path, lengths_s: dict[int, int]
+) -> list[dict[str, Any]]:
+    """Demo titles (index into DEMO_TITLES -> seconds) encoded and published for real, with
+    licences that are open today."""
+    env = platform.env()
+    settings = load_settings(
+        data_dir=work,
+        s3_url=env["REELCLOUD_S3_URL"],
+        s3_access_key=env["REELCLOUD_S3_ACCESS_KEY"],
+        s3_secret_key=env["REELCLOUD_S3_SECRET_KEY"],
+        nats_url=env["REELCLOUD_NATS_URL"],
+    )
+    published = []
+    for index, seconds in lengths_s.items():
+        demo = DEMO_TITLES[index]
+        metadata = dataclasses.replace(demo.metadata, licenses=_licence(demo.metadata.countries))
+        source = await make_source(demo, work / f"demo-{index}.mp4", seconds=seconds)
+        published.append(await ingest(settings, source, metadata))
+    return published
+
+
+async def wait_until_steered_to_edge(
+    gateway: str, title_id: str, networks: dict[str, str], timeout_s: float = 90
+) -> None:
+    """Until a play from each network gets its own ISP's embedded OCA first (the OCAs filled)."""
+    body = {"email": "alice@reelcloud.test", "password": "reelcloud"}
+    async with aiohttp.ClientSession() as http:
+        async with http.post(f"{gateway}/api/accounts/login", json=body) as reply:
+            headers = {"Authorization": f"Bearer {(await reply.json())['token']}"}
+        play = {"title_id": title_id, "profile_id": "p-alice", "device_id": "d-alice-browser"}
+        deadline = time.monotonic() + timeout_s
+        waiting = dict(networks)
+        last: Any = None
+        while waiting:
+            for name, address in list(waiting.items()):
+                async with http.post(
+                    f"{gateway}/api/play",
+                    json=play,
+                    headers={**headers, "X-Reelcloud-Network": address},
+                ) as reply:
+                    last = await reply.json()
+                if reply.status == 200:
+                    async with http.post(gateway + last["stop_url"], headers=headers):
+                        pass
+                    ocas = [o["oca_id"] for o in last["ocas"]]
+                    # Both embedded OCAs of the ISP hold it: failover stays in the ISP.
+                    if sum(o.startswith(f"oca-{name[-1]}-") for o in ocas) == 2:
+                        del waiting[name]
+            if time.monotonic() > deadline:
+                raise AssertionError(f"never steered to the edge for {waiting}: {last}")
+            await asyncio.sleep(0.3)
+
+
+@contextmanager
+def browser_platform(tmp: Path, lengths_s: dict[int, int]) -> Iterator[BrowserPlatform]:
+    """Accounts, catalog, playback, license, cache control, steering (1 s steering TTL), the
+    Play API and a gateway serving web/, five OCAs filling all day, and demo titles."""
+    openconnect = openconnect_dict(port=free_port())
+    for oca in openconnect["ocas"]:
+        oca["fill_window"] = ["00:00", "00:00"]
+    services = [
+        {"name": "accounts"},
+        {"name": "catalog", "options": {"sweep_interval_s": 1}},
+        {"name": "playback"},
+        {"name": "license"},
+        {"name": "cache-control", "options": {"catalog_refresh_s": 0.5, "escalation_s": 2}},
+        {"name": "steering", "layer": 2, "options": {"state_poll_s": 0.2, "manifest_ttl_s": 1}},
+        {"name": "play-api", "layer": 3, "options": {"steering_cache_s": 0}},
+        {"name": "gateway", "layer": 4},
+    ]
+    with running_platform(
+        tmp,
+        services,
+        engines=("postgres", "nats", "seaweedfs"),
+        openconnect=openconnect,
+        env=cli_env(),
+    ) as platform:
+        work = tmp / "titles"
+        work.mkdir()
+        manifests = asyncio.run(publish_demo_titles(platform, work, lengths_s))
+        asyncio.run(
+            wait_until_steered_to_edge(platform.gateway, manifests[0]["title_id"], NETWORKS)
+        )
+        yield BrowserPlatform(platform, openconnect, {m["metadata"]["title"]: m for m in manifests})
