@@ -44,7 +44,12 @@ def build_chain(options: GatewaySettings, state: ServiceState, routes: RouteTabl
     trusted = frozenset(options.trusted_proxies)
     clock = SystemClock()
     in_flight = InFlight()
-    pool = OriginPool(connect_timeout_s=options.connect_timeout_ms / 1000)
+    pool = OriginPool(
+        connect_timeout_s=options.connect_timeout_ms / 1000,
+        # As many idle connections per instance as requests may be in flight to its origin:
+        # a smaller pool closes and reopens connections all the time under steady load.
+        max_idle_per_origin=options.origin_max_concurrency,
+    )
     inbound = [
         MethodGuardFilter(),
         RequestIdFilter(trusted),
