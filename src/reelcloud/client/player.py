@@ -1,16 +1,16 @@
 """A headless player: streams a play like a real one and measures what a viewer would feel.
 
-The playback clock runs at `speed` times real time: segments join a buffer when downloaded (init
-sections and keys fetched once per rendition), playback drains it, and an empty buffer is a
-rebuffer (counted, timed). Before the first segment the top candidates are probed (the init
-section of the lowest rendition, a small file) and ranked (`selection.py`); the ABR rule
-(`abr.py`) picks each segment's rung. A failed, timed-out, malformed or undecryptable download
-penalises that OCA and the next one carries on from the same segment (a bad key is fetched
-again); when every OCA has failed the same segment too often, the play ends with a
-`PlaybackError` that names the last failure, never a hang. Steering's manifest is polled at
-its TTL: a new order moves the player to the new first pathway, and a pathway that steering
-dropped is left at the next segment. Heartbeats carry the position and QoE every
-`heartbeat_s` of playback, and the stop carries the final QoE.
+The playback clock runs at `speed` times real time: segments join a buffer when downloaded
+(init sections and keys fetched once per rendition), playback drains it, and an empty buffer
+is a rebuffer (counted, timed). Before the first segment the top candidates are probed (the
+lowest rendition's playlist and the first 64 KiB of its first segment) and ranked
+(`selection.py`); the ABR rule (`abr.py`) picks each segment's rung. A failed, timed-out,
+malformed or undecryptable download penalises that OCA and the next one carries on from the
+same segment (a bad key is fetched again); when every OCA has failed the same segment too
+often, the play ends with a `PlaybackError` that names the last failure, never a hang.
+Steering's manifest is polled at its TTL: a new order moves the player to the new first
+pathway, and a pathway that steering dropped is left at the next segment. Heartbeats carry
+the position and QoE every `heartbeat_s` of playback, and the stop carries the final QoE.
 """
 
 from __future__ import annotations
@@ -31,6 +31,8 @@ from reelcloud.client.selection import OcaSelector, Probe
 from reelcloud.platform.errors import ReelcloudError
 
 PROBE_CANDIDATES = 3
+PROBE_BYTES = 64 * 1024  # of the first segment: enough to see a throughput, not a stall
+PROBE_DEADLINE_S = 1.0
 ATTEMPTS_PER_OCA = 2  # tries of one segment per OCA before the play gives up
 RETRY_PAUSE_S = 0.25  # real time between tries once every OCA has failed recently
 REPORT_EVERY_S = 0.5  # real time between progress reports while playing out the end
@@ -153,11 +155,12 @@ class HeadlessPlayer:
             variant = self.play.multivariant.ladder(pathway)[0]
             started = time.monotonic()
             try:
-                playlist = await asyncio.wait_for(self._playlist(variant.uri), 2.0)
-                if playlist.init_uri is None:
-                    return Probe(pathway, None, None)
+                playlist = await asyncio.wait_for(self._playlist(variant.uri), PROBE_DEADLINE_S)
                 first = time.monotonic()
-                data = await asyncio.wait_for(self.client.fetch(playlist.init_uri), 1.0)
+                data = await asyncio.wait_for(
+                    self.client.fetch(playlist.segments[0].uri, first_bytes=PROBE_BYTES),
+                    PROBE_DEADLINE_S,
+                )
                 elapsed = max(time.monotonic() - first, 1e-4)
                 return Probe(pathway, len(data) * 8 / elapsed, first - started)
             except FETCH_ERRORS:

@@ -194,9 +194,11 @@ class PlatformClient:
             raise ReelcloudError(f"a content key is 16 bytes, got {len(data)}")
         return data
 
-    async def fetch(self, url: str) -> bytes:
-        """A file from an OCA (no session token: the URL is signed), through the throttle."""
-        async with self._reply("GET", url) as reply:
+    async def fetch(self, url: str, *, first_bytes: int | None = None) -> bytes:
+        """A file from an OCA (no session token: the URL is signed), through the throttle;
+        `first_bytes`: only that much of its start (a ranged GET)."""
+        headers = {"Range": f"bytes=0-{first_bytes - 1}"} if first_bytes else {}
+        async with self._reply("GET", url, headers=headers) as reply:
             if reply.status >= 400:
                 raise _error(reply.status, await reply.read())
             if self.throttle is None:
