@@ -66,96 +66,98 @@ class ProxyEndpoint(EndpointFilter):
             )
             return
         self.in_flight[origin] = self.in_flight.get(origin, 0) + 1
-        try:
-            await self._proxy(ctx)
-        finally:
-            self.in_flight[origin] -= 1
-
-    async def _proxy(self, ctx: RequestContext) -> None:
-        request = ctx.request
-        origin = ctx.origin
-        headers = self._origin_headers(ctx)
-        idempotent = request.method in IDEMPOTENT
-        tried: set[str] = set()
-        failure: tuple[int, str, str, Outcome] | None = None
-        for attempt in range(1 + self._max_retries):
-            candidates = self._discovery.instances(origin)
-            if tried:
-                candidates = [i for i in candidates if i.instance_id not in tried]
-            instance = self._balancer.choose(origin, candidates)
-            if instance is None:
-                if not tried:
+        try:  # one coroutine for the whole exchange, the pool's aside: they cost per request
+            request = ctx.request
+            headers = self._origin_headers(ctx)
+            idempotent = request.method in IDEMPOTENT
+            tried: set[str] = set()
+            failure: tuple[int, str, str, Outcome] | None = None
+            for attempt in range(1 + self._max_retries):
+                candidates = self._discovery.instances(origin)
+                if tried:
+                    candidates = [i for i in candidates if i.instance_id not in tried]
+                instance = self._balancer.choose(origin, candidates)
+                if instance is None:
+                    if not tried:
+                        failure = (
+                            502,
+                            "no_servers",
+                            f"no instance of {origin} is available",
+                            Outcome.FAILURE_ORIGIN_NO_SERVERS,
+                        )
+                    break
+                tried.add(instance.instance_id)
+                started = time.perf_counter()
+                ctx.passport.mark("ORIGIN_REQUEST_START")
+                try:
+                    response = await self._pool.request(
+                        instance.ip_addr,
+                        instance.port,
+                        request.method,
+                        ctx.origin_path,
+                        headers,
+                        request.body,
+                        read_timeout_s=self._read_timeout_s,
+                    )
+                except OriginConnectError as exc:
+                    self._discovery.mark_unreachable(instance)
+                    ctx.attempts.append(
+                        Attempt(instance.instance_id, None, "connect", _ms(started))
+                    )
                     failure = (
                         502,
-                        "no_servers",
-                        f"no instance of {origin} is available",
-                        Outcome.FAILURE_ORIGIN_NO_SERVERS,
+                        "origin_unreachable",
+                        f"cannot connect to {origin}",
+                        Outcome.FAILURE_ORIGIN_CONNECTIVITY,
                     )
-                break
-            tried.add(instance.instance_id)
-            started = time.perf_counter()
-            ctx.passport.mark("ORIGIN_REQUEST_START")
-            try:
-                response = await self._pool.request(
-                    instance.ip_addr,
-                    instance.port,
-                    request.method,
-                    ctx.origin_path,
-                    headers,
-                    request.body,
-                    read_timeout_s=self._read_timeout_s,
-                )
-            except OriginConnectError as exc:
-                self._discovery.mark_unreachable(instance)
-                ctx.attempts.append(Attempt(instance.instance_id, None, "connect", _ms(started)))
-                failure = (
-                    502,
-                    "origin_unreachable",
-                    f"cannot connect to {origin}",
-                    Outcome.FAILURE_ORIGIN_CONNECTIVITY,
-                )
-                ctx.error = str(exc)
-                continue  # nothing was sent: safe to retry any method
-            except OriginReadTimeout:
+                    ctx.error = str(exc)
+                    continue  # nothing was sent: safe to retry any method
+                except OriginReadTimeout:
+                    ctx.attempts.append(
+                        Attempt(instance.instance_id, None, "read_timeout", _ms(started))
+                    )
+                    failure = (
+                        504,
+                        "origin_timeout",
+                        f"{origin} did not answer in time",
+                        Outcome.FAILURE_ORIGIN_READ_TIMEOUT,
+                    )
+                    if idempotent:
+                        continue
+                    break
+                except OriginResetError:
+                    ctx.attempts.append(Attempt(instance.instance_id, None, "reset", _ms(started)))
+                    failure = (
+                        504,
+                        "origin_reset",
+                        f"{origin} closed the connection",
+                        Outcome.FAILURE_ORIGIN_RESET_CONNECTION,
+                    )
+                    if idempotent:
+                        continue
+                    break
+                ctx.passport.mark("ORIGIN_RESPONSE_END")
                 ctx.attempts.append(
-                    Attempt(instance.instance_id, None, "read_timeout", _ms(started))
+                    Attempt(instance.instance_id, response.status, "", _ms(started))
                 )
-                failure = (
-                    504,
-                    "origin_timeout",
-                    f"{origin} did not answer in time",
-                    Outcome.FAILURE_ORIGIN_READ_TIMEOUT,
+                failure = None
+                retry_503 = response.status == 503 and idempotent and attempt < self._max_retries
+                ctx.outcome = outcome_of_origin_status(response.status)
+                ctx.response = Response(
+                    response.status,
+                    [(k, v) for k, v in response.headers if k not in _NOT_COPIED],
+                    response.body,
                 )
-                if idempotent:
-                    continue
-                break
-            except OriginResetError:
-                ctx.attempts.append(Attempt(instance.instance_id, None, "reset", _ms(started)))
-                failure = (
-                    504,
-                    "origin_reset",
-                    f"{origin} closed the connection",
-                    Outcome.FAILURE_ORIGIN_RESET_CONNECTION,
+                ctx.response.headers.append(
+                    (b"x-reelcloud-instance", instance.instance_id.encode())
                 )
-                if idempotent:
-                    continue
-                break
-            ctx.passport.mark("ORIGIN_RESPONSE_END")
-            ctx.attempts.append(Attempt(instance.instance_id, response.status, "", _ms(started)))
-            failure = None
-            retry_503 = response.status == 503 and idempotent and attempt < self._max_retries
-            ctx.outcome = outcome_of_origin_status(response.status)
-            ctx.response = Response(
-                response.status,
-                [(k, v) for k, v in response.headers if k not in _NOT_COPIED],
-                response.body,
-            )
-            ctx.response.headers.append((b"x-reelcloud-instance", instance.instance_id.encode()))
-            if not retry_503:
-                return
-            # else: keep this 503 as the answer unless another instance does better
-        if failure is not None and ctx.response is None:  # an origin's own 503 beats our guess
-            ctx.fail(*failure)
+                if not retry_503:
+                    return
+                # else: keep this 503 as the answer unless another instance does better
+            if failure is not None and ctx.response is None:  # an origin's own 503 beats our guess
+                ctx.fail(*failure)
+        finally:
+            self.in_flight[origin] -= 1
 
     def close(self) -> None:
         self._pool.close()
