@@ -249,6 +249,8 @@ def test_sign_in_browse_and_play_from_the_first_choice_oca(viewer):
 
     # Leaving the player stops the play (its stream slot freed) and keeps a bookmark.
     page.get_by_role("button", name="Back to browsing").click()
+    page.wait_for_selector("#title-name")  # back where Play was pressed
+    page.get_by_role("link", name="Home", exact=True).click()
     page.wait_for_selector(".row .tile")
     assert page.locator(".row h2").first.inner_text() == "Continue watching for Alice"
     stopped = play_events(site, played["play_id"], {"play.stopped"})["play.stopped"][0]
