@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from typing import Any
 
@@ -113,6 +114,10 @@ def create_app(settings: Settings) -> web.Application:
             reuse_port=True,  # several gateway processes share the port; the kernel balances
         )
         watcher = asyncio.create_task(routes.watch(options.routes_poll_interval_s))
+        # What start-up made (modules, settings, the chain) lives as long as the process: keep
+        # it out of the collector's scans, so a full collection under load walks only what
+        # requests made, not the ~10^5 objects of the imports (a pause of tens of ms).
+        gc.freeze()
         listening.set()
         log.info("gateway listening on %s:%d", options.listen_host, options.listen_port)
         yield
