@@ -21,8 +21,13 @@ class TokenBuckets:
     def take(self, key: str) -> float:
         """Take one token: 0 if allowed, else the seconds to wait for the next one."""
         now = self._clock.monotonic()
-        tokens, at = self._buckets.pop(key, (float(self.burst), now))
-        tokens = min(float(self.burst), tokens + (now - at) * self.rate_per_s)
+        entry = self._buckets.pop(key, None)
+        if entry is None:
+            tokens = float(self.burst)
+        else:
+            tokens = entry[0] + (now - entry[1]) * self.rate_per_s
+            if tokens > self.burst:
+                tokens = float(self.burst)
         wait = 0.0
         if tokens >= 1:
             tokens -= 1

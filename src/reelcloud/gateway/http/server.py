@@ -120,15 +120,18 @@ class HttpServerProtocol(asyncio.Protocol):
         self._header_bytes += len(name) + len(value) + 4
         if self._header_bytes > self._limits.max_header_bytes:
             raise _Refuse(431, "headers_too_large", "request headers are too large")
-        self._headers.append((name.lower(), value))
+        name = name.lower()
+        self._headers.append((name, value))
+        if (
+            name == b"content-length"
+            and value.isdigit()
+            and int(value) > self._limits.max_body_bytes
+        ):  # refused before the body is read
+            raise _Refuse(413, "payload_too_large", "request body is too large")
 
     def on_headers_complete(self) -> None:
         if self._parser.should_upgrade():
             raise _Refuse(400, "bad_request", "protocol upgrades are not supported")
-        for name, value in self._headers:
-            too_big = value.isdigit() and int(value) > self._limits.max_body_bytes
-            if name == b"content-length" and too_big:
-                raise _Refuse(413, "payload_too_large", "request body is too large")
 
     def on_body(self, body: bytes) -> None:
         self._body_bytes += len(body)

@@ -45,7 +45,7 @@ class AccessLogFilter(OutboundFilter):
         escaped = self._escaped.get(text)
         if escaped is None:
             escaped = orjson.dumps(text)
-            if len(self._escaped) < 1024:  # routes and origins: a handful of values
+            if len(self._escaped) < 4096:  # routes, origins, instance:status: few values
                 self._escaped[text] = escaped
         return escaped
 
@@ -59,9 +59,18 @@ class AccessLogFilter(OutboundFilter):
         request = ctx.request
         message = orjson.dumps(f"{request.method} {request.path[:200]} {status} {ctx.outcome}")
         extra = b""
-        if ctx.attempts:
-            attempts = [f"{a.instance}:{a.status or a.error}" for a in ctx.attempts]
-            extra += b',"attempts":' + orjson.dumps(attempts)
+        attempts = ctx.attempts
+        if attempts:
+            # instance:status pairs repeat (a few instances, a few statuses): cached escaped
+            if len(attempts) == 1:
+                attempt = attempts[0]
+                extra = b',"attempts":[%s]' % self._json(
+                    f"{attempt.instance}:{attempt.status or attempt.error}"
+                )
+            else:
+                extra = b',"attempts":[%s]' % b",".join(
+                    [self._json(f"{a.instance}:{a.status or a.error}") for a in attempts]
+                )
         if ctx.error:
             extra += b',"error":' + orjson.dumps(ctx.error)
         self._lines.append(
