@@ -4,9 +4,21 @@ gateway with all its filters on, (c) through nginx `proxy_pass`, same origin, sa
 The origin is nginx answering a fixed ~200-byte JSON body (so the origin is never what limits
 a proxy), registered in a real registry for the gateway to discover. Each proxy runs one
 worker pinned to CPU 1; wrk and the origin share CPU 0 (`taskset`). wrk: 1 thread, 64
-connections. The half-load figure paces wrk (a Lua `delay`) to half the gateway's maximum rate
-and reads its p99; pacing per connection is closed-loop, so it understates queueing delay a
-little (coordinated omission).
+connections; nginx keeps up to 64 idle upstream connections, the gateway up to its per-origin
+concurrency cap (200).
+
+This machine is shared and its figures move by tens of percent from one run to the next, so
+the three targets alternate within each round (the order turning round by round) and each
+ratio is the median over rounds of the ratio within a round; raw figures are medians. Beside
+the rates, the proxies' CPU time per request (utime + stime from /proc, nginx: master and
+worker) is reported: it is less sensitive to other load than a rate, and its ratio shows
+whether nginx's rate was limited by its own core or by the client's (`nginx_core_share`,
+the share of CPU 1 nginx used during its runs: well under 1.0 means wrk and the origin on
+CPU 0 held nginx back, and the rate ratio flatters the gateway).
+
+The half-load figure paces wrk (a Lua `delay`) to half the gateway's median maximum rate and
+reads its p99 (the median of several runs); pacing per connection is closed-loop, so it
+understates queueing delay a little (coordinated omission).
 
 Needs Debian's nginx and wrk (installed here when missing and running as root).
 
@@ -17,6 +29,7 @@ from __future__ import annotations
 
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -31,7 +44,7 @@ from tests.support.factories import free_port, instance, topology_dict
 
 import harness
 from reelcloud.platform.eureka import json_codec
-from tools import ensure_tools, nginx_conf, start, wait_http, wrk
+from tools import cpu_seconds, ensure_tools, nginx_conf, process_tree, start, wait_http, wrk
 
 BODY = json.dumps(
     {
@@ -62,7 +75,7 @@ async def register_origin(registry_url: str, port: int) -> None:
 
 async def run(quick: bool) -> dict[str, float]:
     ensure_tools()
-    seconds = 5 if quick else 10
+    seconds = 4 if quick else 8
     work = Path(tempfile.mkdtemp(prefix="reelcloud-gw-bench-"))
     origin_port, nginx_port, gateway_port, registry_port = (free_port() for _ in range(4))
     processes: list[subprocess.Popen[bytes]] = []
@@ -140,46 +153,104 @@ async def run(quick: bool) -> dict[str, float]:
         await wait_http(f"http://127.0.0.1:{gateway_port}/title")
         await wait_http(f"http://127.0.0.1:{nginx_port}/title")
 
-        # nginx and the gateway alternate over several rounds (this machine's figures drift
-        # by tens of percent between runs); each side reports its median round.
-        rounds = 1 if quick else 3
-        samples: dict[str, list[dict[str, float]]] = {"direct": [], "nginx": [], "gateway": []}
+        targets = ("direct", "nginx", "gateway")
         ports = {"direct": origin_port, "nginx": nginx_port, "gateway": gateway_port}
+        servers = {"nginx": process_tree(processes[1].pid), "gateway": [processes[3].pid]}
+        rounds = 2 if quick else 5
+        samples: dict[str, list[dict[str, float]]] = {name: [] for name in targets}
         for port in ports.values():
-            wrk(f"http://127.0.0.1:{port}/title", 1)  # warm up connections and pools
+            wrk(f"http://127.0.0.1:{port}/title", 2)  # warm up connections and pools
         for round_no in range(rounds):
-            for name, port in ports.items():
-                print(f"round {round_no + 1}/{rounds} {name}: wrk {seconds} s …", file=sys.stderr)
-                samples[name].append(wrk(f"http://127.0.0.1:{port}/title", seconds))
-        results = {
-            name: sorted(runs, key=lambda r: r["rps"])[len(runs) // 2]
-            for name, runs in samples.items()
-        }
-        half = results["gateway"]["rps"] / 2
+            order = targets[round_no % 3 :] + targets[: round_no % 3]
+            for name in order:
+                pids = servers.get(name, [])
+                before = cpu_seconds(pids)
+                run = wrk(f"http://127.0.0.1:{ports[name]}/title", seconds)
+                if pids:
+                    cpu = cpu_seconds(pids) - before
+                    run["server_us_per_request"] = 1e6 * cpu / max(run["requests"], 1)
+                    run["server_core_share"] = cpu / run["duration_s"]
+                samples[name].append(run)
+                print(
+                    f"round {round_no + 1}/{rounds} {name:8} {run['rps']:>9,.0f} req/s"
+                    f"  p99 {run.get('p99_ms', 0):6.2f} ms"
+                    + (
+                        f"  server {run['server_us_per_request']:5.1f} us/req,"
+                        f" {100 * run['server_core_share']:3.0f}% of its core"
+                        if pids
+                        else ""
+                    ),
+                    file=sys.stderr,
+                    flush=True,
+                )
+        half = statistics.median(r["rps"] for r in samples["gateway"]) / 2
         script = work / "paced.lua"
         script.write_text(f"function delay() return {1000 * 64 / half:.3f} end\n")
-        print(f"gateway at half load ({half:,.0f} req/s) …", file=sys.stderr, flush=True)
-        results["gateway_half"] = wrk(f"http://127.0.0.1:{gateway_port}/title", seconds, script)
+        half_runs = []
+        for _ in range(1 if quick else 3):
+            print(f"gateway at half load ({half:,.0f} req/s) …", file=sys.stderr, flush=True)
+            half_runs.append(wrk(f"http://127.0.0.1:{gateway_port}/title", seconds, script))
     finally:
         for proc in processes:
             proc.terminate()
         for proc in processes:
             proc.wait(timeout=10)
 
-    print(f"{'':14}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'non-2xx':>9}")
-    for name, r in results.items():
+    def median(name: str, key: str) -> float:
+        return statistics.median(r.get(key, 0.0) for r in samples[name])
+
+    def ratio(key: str, over: str, invert: bool = False) -> float:
+        """The median over rounds of the gateway's figure over another target's, same round."""
+        pairs = zip(samples["gateway"], samples[over], strict=True)
+        return statistics.median(
+            (other[key] / gw[key]) if invert else (gw[key] / other[key]) for gw, other in pairs
+        )
+
+    if any(r["non_2xx"] or r["socket_errors"] for runs in samples.values() for r in runs):
+        raise RuntimeError(f"some requests failed: {samples}")
+    half_p99 = statistics.median(r.get("p99_ms", 0.0) for r in half_runs)
+    print(
+        f"{'':10}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'us/req':>9}{'core':>7}", file=sys.stderr
+    )
+    for name in samples:
+        server = name in ("nginx", "gateway")
         print(
-            f"{name:14}{r['rps']:>10,.0f}{r.get('p50_ms', 0):>9.2f}"
-            f"{r.get('p99_ms', 0):>9.2f}{r['non_2xx']:>9.0f}"
+            f"{name:10}{median(name, 'rps'):>10,.0f}{median(name, 'p50_ms'):>9.2f}"
+            f"{median(name, 'p99_ms'):>9.2f}"
+            + (
+                f"{median(name, 'server_us_per_request'):>9.1f}"
+                f"{median(name, 'server_core_share'):>7.2f}"
+                if server
+                else ""
+            ),
+            file=sys.stderr,
+        )
+    print(
+        f"gateway at half load: {statistics.median(r['rps'] for r in half_runs):,.0f} req/s,"
+        f" p99 {half_p99:.2f} ms",
+        file=sys.stderr,
+    )
+    nginx_share = median("nginx", "server_core_share")
+    if nginx_share < 0.9:
+        print(
+            f"note: nginx used {nginx_share:.0%} of its core: the client side (CPU 0) limited it,"
+            " so ratio_vs_nginx flatters the gateway; cpu_ratio_vs_nginx does not",
+            file=sys.stderr,
         )
     return {
-        "ratio_vs_nginx": round(results["gateway"]["rps"] / results["nginx"]["rps"], 3),
-        "ratio_vs_direct": round(results["gateway"]["rps"] / results["direct"]["rps"], 3),
-        "p99_ms_half_load": round(results["gateway_half"].get("p99_ms", 0.0), 2),
-        "gateway_rps": round(results["gateway"]["rps"]),
-        "nginx_rps": round(results["nginx"]["rps"]),
-        "direct_rps": round(results["direct"]["rps"]),
-        "gateway_p99_ms_full_load": round(results["gateway"].get("p99_ms", 0.0), 2),
+        "ratio_vs_nginx": round(ratio("rps", "nginx"), 3),
+        "ratio_vs_direct": round(ratio("rps", "direct"), 3),
+        "p99_ms_half_load": round(half_p99, 2),
+        "gateway_rps": round(median("gateway", "rps")),
+        "nginx_rps": round(median("nginx", "rps")),
+        "direct_rps": round(median("direct", "rps")),
+        "gateway_p99_ms_full_load": round(median("gateway", "p99_ms"), 2),
+        "cpu_ratio_vs_nginx": round(ratio("server_us_per_request", "nginx", invert=True), 3),
+        "gateway_us_per_request": round(median("gateway", "server_us_per_request"), 1),
+        "nginx_us_per_request": round(median("nginx", "server_us_per_request"), 1),
+        "nginx_core_share": round(nginx_share, 2),
+        "rounds": rounds,
+        "seconds_per_run": seconds,
     }
 
 

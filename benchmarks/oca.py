@@ -50,7 +50,16 @@ import harness
 from reelcloud.openconnect.server import SegmentServer
 from reelcloud.openconnect.store import ContentStore
 from reelcloud.platform.signed_urls import UrlSigner, client_network
-from tools import ensure_tools, nginx_conf, start, wait_http, wrk
+from tools import (
+    CLK_TCK,
+    cpu_seconds,
+    ensure_tools,
+    nginx_conf,
+    process_tree,
+    start,
+    wait_http,
+    wrk,
+)
 
 KEYS = {"k1": "benchmark-url-signing-key"}
 TITLE = "t-0123456789abcdef"
@@ -58,7 +67,6 @@ SIZES = {"2mib": 2 * 1024 * 1024, "64kib": 64 * 1024}
 FILES_PER_SIZE = 32
 CONNECTIONS = 32
 SERVER_CPU = 1
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 SERVERS = ("nginx", "oca_asyncio", "oca_uvloop")
 
 
@@ -123,22 +131,6 @@ def wrk_script(work: Path, label: str, token: str) -> Path:
         "end\n"
     )
     return script
-
-
-def process_tree(pid: int) -> list[int]:
-    """`pid` and its children (nginx's master and its worker)."""
-    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    return [pid, *(int(child) for child in children)]
-
-
-def cpu_seconds(pids: list[int]) -> float:
-    """utime + stime of the processes (all their threads), in seconds."""
-    total = 0
-    for pid in pids:
-        # The command name, in parentheses, may hold spaces: split after its closing one.
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        total += int(fields[11]) + int(fields[12])  # fields 14 and 15 of proc(5)
-    return total / CLK_TCK
 
 
 def measure(port: int, script: Path, seconds: int, pid: int, size: int) -> dict[str, float]:

@@ -18,6 +18,7 @@ TOOLS = ("nginx", "wrk", "taskset")
 PACKAGES = ("nginx-light", "wrk")  # Debian's; taskset comes with util-linux
 WRK_CPU = 0
 UNITS = {"B": 1, "KB": 1 << 10, "MB": 1 << 20, "GB": 1 << 30, "TB": 1 << 40}  # wrk's, binary
+CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
 def ensure_tools() -> None:
@@ -117,3 +118,19 @@ async def wait_http(url: str, timeout_s: float = 20) -> None:
                 pass
             await asyncio.sleep(0.1)
     raise RuntimeError(f"{url} did not answer")
+
+
+def process_tree(pid: int) -> list[int]:
+    """`pid` and its children (nginx's master and its worker)."""
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return [pid, *(int(child) for child in children)]
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """utime + stime of the processes (all their threads), in seconds."""
+    total = 0
+    for pid in pids:
+        # The command name, in parentheses, may hold spaces: split after its closing one.
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])  # fields 14 and 15 of proc(5)
+    return total / CLK_TCK
