@@ -44,4 +44,6 @@ def test_each_request_is_one_valid_json_line_even_with_a_hostile_path():
     assert first["error"] == 'read "timeout"'
     assert first["service"] == "gateway"
     assert first["ts"].endswith("Z")
+    assert isinstance(first["duration_ms"], float)
+    assert 0 <= first["duration_ms"] < 60_000
     assert orjson.loads(lines[1])["msg"].startswith("GET /api/play/ok")

@@ -236,7 +236,7 @@ class OriginPool:
 
     def _release(self, address: tuple[str, int], connection: _OriginConnection) -> None:
         idle = self._idle[address]
-        if connection.alive and len(idle) < self._max_idle:
+        if connection.reusable and len(idle) < self._max_idle:  # alive is checked on reuse
             idle.append(connection)
         else:
             connection.close()

@@ -61,6 +61,7 @@ class HttpServerProtocol(asyncio.Protocol):
         self._waiter: asyncio.Future[None] | None = None
         self._refusal: Response | None = None  # answered once the requests before it are
         self._closing = False
+        self._paused = False  # reading paused by us (not asked of the transport per request)
         self._idle: asyncio.TimerHandle | None = None
         self._last_active = 0.0
         self._reset()
@@ -163,6 +164,7 @@ class HttpServerProtocol(asyncio.Protocol):
         )
         self._queue.append(request)
         if len(self._queue) >= self._limits.max_pipelined and self._transport is not None:
+            self._paused = True
             self._transport.pause_reading()
         self._wake()
 
@@ -191,7 +193,8 @@ class HttpServerProtocol(asyncio.Protocol):
             if not request.keep_alive:
                 self._close()
                 return
-            if self._transport is not None and not self._transport.is_reading():
+            if self._paused and self._transport is not None:
+                self._paused = False
                 self._transport.resume_reading()
 
     def _write(self, response: Response, *, keep_alive: bool, head: bool = False) -> None:
@@ -202,6 +205,7 @@ class HttpServerProtocol(asyncio.Protocol):
         """Answer a request refused while parsing, after the ones already queued, then close."""
         self._refusal = self._rejected(status, code, message)
         if self._transport is not None:
+            self._paused = True
             self._transport.pause_reading()
         self._wake()
 

@@ -180,4 +180,5 @@ class ProxyEndpoint(EndpointFilter):
 
 
 def _ms(started: float) -> float:
-    return round((time.perf_counter() - started) * 1000, 2)
+    # Hundredths of a millisecond; int() rather than round(x, 2), which formats a string.
+    return int((time.perf_counter() - started) * 100_000 + 0.5) / 100

@@ -73,12 +73,13 @@ class AccessLogFilter(OutboundFilter):
                 )
         if ctx.error:
             extra += b',"error":' + orjson.dumps(ctx.error)
+        elapsed_us = int(ctx.passport.elapsed_s() * 1_000_000)
         self._lines.append(
             b'{"ts":"%s.%03dZ%s,"msg":%s,"request_id":"%s","client":"%s","route":%s,"origin":%s,'
-            b'"status":%d,"outcome":"%s","duration_ms":%.3f%s}'
+            b'"status":%d,"outcome":"%s","duration_ms":%d.%03d%s}\n'
             % (
                 self._second_text,
-                int(now % 1 * 1000),
+                int((now - second) * 1000),
                 self._prefix,
                 message,
                 ctx.request_id.encode(),
@@ -87,7 +88,8 @@ class AccessLogFilter(OutboundFilter):
                 self._json(ctx.origin),
                 status,
                 ctx.outcome.encode(),
-                ctx.passport.elapsed_s() * 1000,
+                elapsed_us // 1000,  # milliseconds with 3 decimals, without float formatting
+                elapsed_us % 1000,
                 extra,
             )
         )
@@ -100,7 +102,7 @@ class AccessLogFilter(OutboundFilter):
         if self._lines:
             lines, self._lines = self._lines, []
             try:
-                self._stream.write(b"\n".join(lines) + b"\n")
+                self._stream.write(b"".join(lines))  # each line ends with its newline
                 self._stream.flush()
             except (OSError, ValueError):
                 pass  # a closed log stream must not take requests down
