@@ -56,6 +56,7 @@ class _OriginConnection(asyncio.Protocol):
         self._deadline = 0.0
         self._timeout_s = 0.0
         self._timer: asyncio.TimerHandle | None = None
+        self._timer_at = 0.0
         self.reusable = True
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -122,10 +123,16 @@ class _OriginConnection(asyncio.Protocol):
             self._transport.write(head)
             self._transport.write(body)
         self._timeout_s = timeout_s
-        self._deadline = loop.time() + timeout_s
-        if self._timer is None:
-            self._timer = loop.call_at(self._deadline, self._check_deadline)
+        self._deadline = deadline = loop.time() + timeout_s
+        if self._timer is None or deadline < self._timer_at:  # none, or set for too late
+            self._arm(deadline)
         return future
+
+    def _arm(self, when: float) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer_at = when
+        self._timer = self._loop.call_at(when, self._check_deadline)
 
     def _check_deadline(self) -> None:
         """The connection's timer: expire the request in flight if its deadline has passed,
@@ -138,7 +145,7 @@ class _OriginConnection(asyncio.Protocol):
             future.set_exception(OriginReadTimeout(f"no response within {self._timeout_s:.1f} s"))
             self.close()
         else:
-            self._timer = self._loop.call_at(self._deadline, self._check_deadline)
+            self._arm(self._deadline)
 
     def close(self) -> None:
         self.reusable = False
