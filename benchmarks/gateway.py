@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -81,6 +82,7 @@ async def run(quick: bool) -> dict[str, float]:
     work = Path(tempfile.mkdtemp(prefix="reelcloud-gw-bench-"))
     origin_port, nginx_port, gateway_port, registry_port = (free_port() for _ in range(4))
     processes: list[subprocess.Popen[bytes]] = []
+    finished = False
     try:
         body = BODY.replace("'", "")
         origin = nginx_conf(
@@ -201,11 +203,16 @@ async def run(quick: bool) -> dict[str, float]:
                     file=sys.stderr,
                     flush=True,
                 )
+        finished = True
     finally:
         for proc in processes:
             proc.terminate()
         for proc in processes:
             proc.wait(timeout=10)
+        if finished:  # the gateway's log holds an access line per request: ~300 MB a run
+            shutil.rmtree(work, ignore_errors=True)
+        else:
+            print(f"logs kept in {work}", file=sys.stderr)
 
     def median(name: str, key: str) -> float:
         return statistics.median(r.get(key, 0.0) for r in samples[name])
