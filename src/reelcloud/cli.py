@@ -491,6 +491,9 @@ def load(
     abr: Annotated[str, typer.Option(help="bba or throughput.")] = "bba",
     seed: Annotated[int | None, typer.Option(help="For a repeatable run.")] = None,
     json_file: Annotated[Path | None, typer.Option("--json", help="Write the report here.")] = None,
+    html_file: Annotated[
+        Path | None, typer.Option("--html", help="Write the report as a page with charts.")
+    ] = None,
     gateway: Annotated[str | None, typer.Option(help="Default: the topology's gateway.")] = None,
     topology: TopologyOption = None,
 ) -> None:
@@ -532,6 +535,11 @@ def load(
     if json_file is not None:
         json_file.write_text(json.dumps(report, indent=2) + "\n")
         console.print(f"report written to {json_file}", highlight=False)
+    if html_file is not None:
+        from reelcloud.client.load_page import render
+
+        html_file.write_text(render(report))
+        console.print(f"report page written to {html_file}", highlight=False)
 
 
 @config_app.command("show")

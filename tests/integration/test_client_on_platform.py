@@ -174,7 +174,7 @@ async def test_reelcloud_load_accounts_for_every_viewer(platform, title, tmp_pat
     result = await asyncio.to_thread(
         cli, platform, "load", "--viewers", "12", "--duration", "8", "--arrival-rate", "3",
         "--networks", "isp-a:0.5,isp-b:0.3,other:0.2", "--speed", "4", "--seed", "1",
-        "--json", str(report_file),
+        "--json", str(report_file), "--html", str(tmp_path / "load.html"),
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     report = json.loads(report_file.read_text())
@@ -189,6 +189,10 @@ async def test_reelcloud_load_accounts_for_every_viewer(platform, title, tmp_pat
     assert report["bytes_by_tier"]["embedded"] > 0
     assert report["cpu"]["cores_used"] > 0
     assert "SPS" in result.stdout or "stream starts" in result.stdout
+    assert len(report["timeline"]) >= 3  # a sample a second until the last viewer stops
+    assert len(report["startup_ms_all"]) == report["stream_starts"]
+    page = (tmp_path / "load.html").read_text()
+    assert page.count("<svg") == 3
 
 
 async def test_reelcloud_load_refuses_a_bad_network_mix(platform):

@@ -129,6 +129,7 @@ class LoadGenerator:
         self.on_progress = on_progress
         self.rng = random.Random(plan.seed)
         self.viewers: list[Viewer] = []
+        self.timeline: list[dict[str, Any]] = []  # progress() once a second
         self._began = 0.0
 
     # ---- one viewer ------------------------------------------------------------------------
@@ -238,7 +239,9 @@ class LoadGenerator:
     async def _report_every_second(self) -> None:
         while True:
             await asyncio.sleep(1.0)
-            self.on_progress(self.progress())
+            state = self.progress()
+            self.timeline.append(state)
+            self.on_progress(state)
 
     def report(self, wall_s: float, cpu_s: float) -> dict[str, Any]:
         outcomes = Counter(v.outcome for v in self.viewers)
@@ -272,6 +275,8 @@ class LoadGenerator:
             },
             "bytes_by_tier": {tier: tiers[tier] for tier in TIERS},
             "viewers_by_network": dict(Counter(v.network for v in self.viewers)),
+            "startup_ms_all": sorted(round(ms, 2) for ms in startups),
+            "timeline": self.timeline,
             "cpu": {
                 "wall_s": round(wall_s, 2),
                 "cpu_s": round(cpu_s, 2),
