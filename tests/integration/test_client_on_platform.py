@@ -4,15 +4,14 @@ the next one without a stall; throttled below the top rung, BBA settles lower wi
 rebuffering; `reelcloud load` accounts for every viewer."""
 
 import asyncio
+import contextlib
 import json
-import os
-import signal
 
 import pytest
 import pytest_asyncio
-from tests.support.cli import reelcloud, status, wait_status
+from tests.support.cli import reelcloud, wait_status
 from tests.support.factories import free_port, openconnect_dict
-from tests.support.platform import all_up, running_platform
+from tests.support.platform import all_up, kept_down, running_platform
 from tests.support.titles import publish_title, wait_playable
 
 from reelcloud.client import PlatformClient
@@ -62,15 +61,6 @@ async def title(platform, tmp_path_factory):
     return published
 
 
-def oca_pid(platform, oca_id):
-    address = next(o["address"] for o in platform.openconnect["ocas"] if o["id"] == oca_id)
-    return next(
-        i["pid"]
-        for i in status(platform.data_dir)["instances"]
-        if i["service"] == "oca" and i["address"].startswith(address + ":")
-    )
-
-
 def cli(platform, *args):
     topology = platform.data_dir.parent / "topology.yaml"
     return reelcloud(*args, "--gateway", platform.gateway, "--topology", str(topology))
@@ -117,11 +107,13 @@ async def test_reelcloud_play_refuses_bad_arguments_in_one_line(platform, title)
 
 async def test_killing_the_serving_oca_mid_play_moves_to_the_next_without_a_stall(platform, title):
     killed: dict = {}
+    down = contextlib.ExitStack()
 
     def watch(state):
         if not killed and state["played_s"] >= 4:
             killed.update(oca=state["oca"], buffer_s=state["buffer_s"])
-            os.kill(oca_pid(platform, state["oca"]), signal.SIGKILL)
+            # kill -9, and again whenever the launcher restarts it, until the play ends
+            down.enter_context(kept_down(platform.data_dir, state["oca"]))
 
     async with PlatformClient(platform.gateway, source_address="127.10.0.21") as client:
         await client.sign_in("alice@reelcloud.test", "reelcloud")
@@ -130,7 +122,8 @@ async def test_killing_the_serving_oca_mid_play_moves_to_the_next_without_a_stal
             client, play, BufferBased(reservoir_s=1, cushion_s=3), speed=2,
             buffer_target_s=6, on_progress=watch,
         )  # fmt: skip
-        qoe = await asyncio.wait_for(player.run(), 60)
+        with down:
+            qoe = await asyncio.wait_for(player.run(), 60)
     try:
         assert killed["oca"].startswith("oca-a-"), (killed, play.ocas, qoe.pathway_changes)
         assert qoe.played_s == pytest.approx(title["duration_s"], abs=0.5)

@@ -24,7 +24,7 @@ from reelcloud.encoding.pipeline import ingest
 from reelcloud.platform.settings import load_settings
 from tests.support.cli import ROOT, cli_env, status
 from tests.support.factories import free_port, openconnect_dict
-from tests.support.platform import Platform, running_platform
+from tests.support.platform import Platform, kept_down, running_platform
 
 CHROMIUM = Path("/usr/bin/chromium")
 # What the reference found to work headless on these machines (no GPU, no internet).
@@ -103,6 +103,9 @@ class BrowserPlatform:
         pid = self.oca_pid(oca_id)
         os.kill(pid, sig)
         return pid
+
+    def kept_down(self, oca_id: str) -> Any:
+        return kept_down(self.platform.data_dir, oca_id)
 
 
 def _licence(countries: list[str]) -> list[dict[str, str]]:

@@ -4,6 +4,10 @@ ports, stopped (and checked gone) at the end."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
+import signal
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -99,3 +103,45 @@ def running_platform(
     finally:
         reelcloud("down", "--data-dir", str(data_dir))
         assert wait_gone(str(data_dir)) == []
+
+
+def oca_processes(data_dir: Path, oca_id: str) -> list[int]:
+    """PIDs of this platform's processes serving `oca_id`, read from /proc (no status call)."""
+    needles = (f"REELCLOUD_OCA_ID={oca_id}\0".encode(), str(data_dir).encode())
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes()
+        except OSError:
+            continue
+        if all(n in environ for n in needles):
+            found.append(int(entry.name))
+    return found
+
+
+@contextmanager
+def kept_down(data_dir: Path, oca_id: str) -> Iterator[None]:
+    """Kill the OCA now (kill -9) and every copy the launcher restarts until the block ends: an
+    OCA that stays dead, so a player cannot find it back by retrying (the launcher restarts a
+    killed OCA within 0.5 s, sometimes before the player's next request)."""
+    done = threading.Event()
+
+    def kill_all() -> None:
+        for pid in oca_processes(data_dir, oca_id):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+    def keep_killing() -> None:
+        while not done.wait(0.05):
+            kill_all()
+
+    kill_all()
+    killer = threading.Thread(target=keep_killing, daemon=True)
+    killer.start()
+    try:
+        yield
+    finally:
+        done.set()
+        killer.join()
