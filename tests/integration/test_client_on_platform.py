@@ -10,8 +10,7 @@ import json
 import pytest
 import pytest_asyncio
 from tests.support.cli import reelcloud, wait_status
-from tests.support.factories import free_port, openconnect_dict
-from tests.support.platform import all_up, kept_down, running_platform
+from tests.support.platform import all_up, kept_down, play_path_platform
 from tests.support.titles import publish_title, wait_playable
 
 from reelcloud.client import PlatformClient
@@ -28,23 +27,7 @@ SECONDS = 16
 @pytest.fixture(scope="module")
 def platform(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("client")
-    openconnect = openconnect_dict(port=free_port())
-    for oca in openconnect["ocas"]:
-        oca["fill_window"] = ["00:00", "00:00"]
-    services = [
-        {"name": "accounts"},
-        {"name": "catalog", "options": {"sweep_interval_s": 1}},
-        {"name": "playback"},
-        {"name": "license"},
-        {"name": "cache-control", "options": {"catalog_refresh_s": 0.5, "escalation_s": 2}},
-        {"name": "steering", "layer": 2, "options": {"state_poll_s": 0.2, "manifest_ttl_s": 1}},
-        {"name": "play-api", "layer": 3},
-        {"name": "gateway", "layer": 4},
-    ]
-    with running_platform(
-        tmp, services, engines=("postgres", "nats", "seaweedfs"), openconnect=openconnect
-    ) as platform:
-        platform.openconnect = openconnect
+    with play_path_platform(tmp, steering={"manifest_ttl_s": 1}) as (platform, _):
         yield platform
 
 

@@ -13,8 +13,7 @@ import pytest
 import pytest_asyncio
 from mpegdash.parser import MPEGDASHParser
 from tests.support.cli import cli_env, reelcloud, wait_status
-from tests.support.factories import free_port, openconnect_dict
-from tests.support.platform import all_up, running_platform
+from tests.support.platform import all_up, play_path_platform
 from tests.support.titles import publish_title, wait_playable
 
 from reelcloud.client import PlatformClient
@@ -32,36 +31,13 @@ ISP_A_CLIENT = "127.10.0.5"
 @pytest.fixture(scope="module")
 def platform(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("play")
-    openconnect = openconnect_dict(port=free_port())
-    for oca in openconnect["ocas"]:
-        oca["fill_window"] = ["00:00", "00:00"]
-    services = [
-        {"name": "accounts"},
-        {"name": "catalog", "options": {"sweep_interval_s": 1}},
-        {"name": "playback"},
-        {"name": "license"},
-        {"name": "cache-control", "options": {"catalog_refresh_s": 0.5, "escalation_s": 2}},
-        {"name": "steering", "layer": 2, "options": {"state_poll_s": 0.2}},
-        # No answer reuse: every play asks every dependency, so fallbacks are what is tested.
-        {
-            "name": "play-api",
-            "layer": 3,
-            "options": {
-                "title_cache_s": 0,
-                "member_cache_s": 0,
-                "account_cache_s": 0,
-                "steering_cache_s": 0,
-            },
-        },
-        {"name": "gateway", "layer": 4},
-    ]
-    with running_platform(
+    # No answer reuse: every play asks every dependency, so fallbacks are what is tested.
+    no_reuse = {"title_cache_s": 0, "member_cache_s": 0, "account_cache_s": 0}
+    with play_path_platform(
         tmp,
-        services,
-        engines=("postgres", "nats", "seaweedfs"),
-        openconnect=openconnect,
+        play_api=no_reuse | {"steering_cache_s": 0},
         env=cli_env(REELCLOUD_FAULT_INJECTION="true"),
-    ) as platform:
+    ) as (platform, _):
         yield platform
 
 

@@ -13,7 +13,6 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +20,9 @@ import aiohttp
 
 from reelcloud.encoding.demo import DEMO_TITLES, make_source
 from reelcloud.encoding.pipeline import ingest
-from reelcloud.platform.settings import load_settings
-from tests.support.cli import ROOT, cli_env, status
-from tests.support.factories import free_port, openconnect_dict
-from tests.support.platform import Platform, kept_down, running_platform
+from tests.support.cli import ROOT, cli_env
+from tests.support.platform import Platform, kept_down, oca_processes, play_path_platform
+from tests.support.titles import ingest_settings, licence
 
 CHROMIUM = Path("/usr/bin/chromium")
 # What the reference found to work headless on these machines (no GPU, no internet).
@@ -93,14 +91,8 @@ class BrowserPlatform:
             if f"{o['address']}:{self.openconnect['port']}" == host
         )
 
-    def oca_pid(self, oca_id: str) -> int:
-        """The OCA process with this id (launcher instances `host:oca:N`, in topology order)."""
-        index = [o["id"] for o in self.openconnect["ocas"]].index(oca_id) + 1
-        instances = status(self.platform.data_dir)["instances"]
-        return int(next(i["pid"] for i in instances if i["id"].endswith(f":oca:{index}")))
-
     def kill(self, oca_id: str, sig: int = signal.SIGKILL) -> int:
-        pid = self.oca_pid(oca_id)
+        (pid,) = oca_processes(self.platform.data_dir, oca_id)
         os.kill(pid, sig)
         return pid
 
@@ -108,29 +100,16 @@ class BrowserPlatform:
         return kept_down(self.platform.data_dir, oca_id)
 
 
-def _licence(countries: list[str]) -> list[dict[str, str]]:
-    today = date.today()
-    start, end = (today - timedelta(days=30)).isoformat(), (today + timedelta(days=365)).isoformat()
-    return [{"country": c, "start": start, "end": end} for c in countries]
-
-
 async def publish_demo_titles(
     platform: Platform, work: Path, lengths_s: dict[int, int]
 ) -> list[dict[str, Any]]:
     """Demo titles (index into DEMO_TITLES -> seconds) encoded and published for real, with
     licences that are open today."""
-    env = platform.env()
-    settings = load_settings(
-        data_dir=work,
-        s3_url=env["REELCLOUD_S3_URL"],
-        s3_access_key=env["REELCLOUD_S3_ACCESS_KEY"],
-        s3_secret_key=env["REELCLOUD_S3_SECRET_KEY"],
-        nats_url=env["REELCLOUD_NATS_URL"],
-    )
+    settings = ingest_settings(platform, work)
     published = []
     for index, seconds in lengths_s.items():
         demo = DEMO_TITLES[index]
-        metadata = dataclasses.replace(demo.metadata, licenses=_licence(demo.metadata.countries))
+        metadata = dataclasses.replace(demo.metadata, licenses=licence(*demo.metadata.countries))
         source = await make_source(demo, work / f"demo-{index}.mp4", seconds=seconds)
         published.append(await ingest(settings, source, metadata))
     return published
@@ -172,26 +151,9 @@ async def wait_until_steered_to_edge(
 def browser_platform(tmp: Path, lengths_s: dict[int, int]) -> Iterator[BrowserPlatform]:
     """Accounts, catalog, playback, license, cache control, steering (1 s steering TTL), the
     Play API and a gateway serving web/, five OCAs filling all day, and demo titles."""
-    openconnect = openconnect_dict(port=free_port())
-    for oca in openconnect["ocas"]:
-        oca["fill_window"] = ["00:00", "00:00"]
-    services = [
-        {"name": "accounts"},
-        {"name": "catalog", "options": {"sweep_interval_s": 1}},
-        {"name": "playback"},
-        {"name": "license"},
-        {"name": "cache-control", "options": {"catalog_refresh_s": 0.5, "escalation_s": 2}},
-        {"name": "steering", "layer": 2, "options": {"state_poll_s": 0.2, "manifest_ttl_s": 1}},
-        {"name": "play-api", "layer": 3, "options": {"steering_cache_s": 0}},
-        {"name": "gateway", "layer": 4},
-    ]
-    with running_platform(
-        tmp,
-        services,
-        engines=("postgres", "nats", "seaweedfs"),
-        openconnect=openconnect,
-        env=cli_env(),
-    ) as platform:
+    with play_path_platform(
+        tmp, steering={"manifest_ttl_s": 1}, play_api={"steering_cache_s": 0}, env=cli_env()
+    ) as (platform, openconnect):
         work = tmp / "titles"
         work.mkdir()
         manifests = asyncio.run(publish_demo_titles(platform, work, lengths_s))

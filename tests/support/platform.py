@@ -18,7 +18,13 @@ from reelcloud.launcher.up import engine_env
 from reelcloud.platform.discovery import DiscoveryClient
 from reelcloud.platform.storage import ObjectStore
 from tests.support.cli import reelcloud, status, wait_gone, wait_status
-from tests.support.factories import discovery_client, free_port, topology_dict, write_topology
+from tests.support.factories import (
+    discovery_client,
+    free_port,
+    openconnect_dict,
+    topology_dict,
+    write_topology,
+)
 
 SERVICES = {
     "accounts": "reelcloud.services.accounts.app:create_app",
@@ -103,6 +109,41 @@ def running_platform(
     finally:
         reelcloud("down", "--data-dir", str(data_dir))
         assert wait_gone(str(data_dir)) == []
+
+
+@contextmanager
+def play_path_platform(
+    tmp: Path,
+    *,
+    steering: dict[str, Any] | None = None,
+    play_api: dict[str, Any] | None = None,
+    env: dict[str, str] | None = None,
+) -> Iterator[tuple[Platform, dict[str, Any]]]:
+    """Everything a play needs, with the real engines: accounts, catalog, playback, license,
+    cache control, steering, the Play API, a gateway and five OCAs filling all day, on test
+    timings. `steering` and `play_api` add to those services' options. Yields the platform
+    and its Open Connect section."""
+    openconnect = openconnect_dict(port=free_port())
+    for oca in openconnect["ocas"]:
+        oca["fill_window"] = ["00:00", "00:00"]
+    services = [
+        {"name": "accounts"},
+        {"name": "catalog", "options": {"sweep_interval_s": 1}},
+        {"name": "playback"},
+        {"name": "license"},
+        {"name": "cache-control", "options": {"catalog_refresh_s": 0.5, "escalation_s": 2}},
+        {"name": "steering", "layer": 2, "options": {"state_poll_s": 0.2, **(steering or {})}},
+        {"name": "play-api", "layer": 3, "options": play_api or {}},
+        {"name": "gateway", "layer": 4},
+    ]
+    with running_platform(
+        tmp,
+        services,
+        engines=("postgres", "nats", "seaweedfs"),
+        openconnect=openconnect,
+        env=env,
+    ) as platform:
+        yield platform, openconnect
 
 
 def oca_processes(data_dir: Path, oca_id: str) -> list[int]:

@@ -11,7 +11,7 @@ from typing import Any
 from reelcloud.client import PlatformClient
 from reelcloud.encoding.pipeline import TitleMetadata, ingest
 from reelcloud.platform.errors import ReelcloudError
-from reelcloud.platform.settings import load_settings
+from reelcloud.platform.settings import Settings, load_settings
 from tests.support.media import make_video
 from tests.support.platform import Platform
 
@@ -32,17 +32,21 @@ async def publish_title(
     seconds: float = 4,
     size: str = "320x180",
 ) -> dict[str, Any]:
+    source = await asyncio.to_thread(make_video, tmp / f"{name}.mp4", seconds=seconds, size=size)
+    metadata = TitleMetadata(name, 2024, ["drama"], countries, maturity, "", licence(*countries))
+    return await ingest(ingest_settings(platform, tmp), source, metadata)
+
+
+def ingest_settings(platform: Platform, work: Path) -> Settings:
+    """Settings for an ingest run in the test process against the platform's origin and NATS."""
     env = platform.env()
-    settings = load_settings(
-        data_dir=tmp,
+    return load_settings(
+        data_dir=work,
         s3_url=env["REELCLOUD_S3_URL"],
         s3_access_key=env["REELCLOUD_S3_ACCESS_KEY"],
         s3_secret_key=env["REELCLOUD_S3_SECRET_KEY"],
         nats_url=env["REELCLOUD_NATS_URL"],
     )
-    source = await asyncio.to_thread(make_video, tmp / f"{name}.mp4", seconds=seconds, size=size)
-    metadata = TitleMetadata(name, 2024, ["drama"], countries, maturity, "", licence(*countries))
-    return await ingest(settings, source, metadata)
 
 
 async def wait_playable(

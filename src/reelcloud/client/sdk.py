@@ -203,13 +203,10 @@ class PlatformClient:
                 raise _error(reply.status, await reply.read())
             if self.throttle is None:
                 return await reply.read()
-            chunks = []
-            try:
-                async for chunk in reply.content.iter_chunked(CHUNK_BYTES):
-                    await self.throttle.take(len(chunk))
-                    chunks.append(chunk)
-            except aiohttp.ClientError as exc:
-                raise UnavailableError(f"{url}: {exc}", code="connection_failed") from None
+            chunks = []  # a broken transfer is mapped to connection_failed by _reply
+            async for chunk in reply.content.iter_chunked(CHUNK_BYTES):
+                await self.throttle.take(len(chunk))
+                chunks.append(chunk)
             return b"".join(chunks)
 
     async def segment(self, url: str, key: bytes | None, sequence: int) -> bytes:
