@@ -30,6 +30,7 @@ DataDirOption = Annotated[
     Path | None,
     typer.Option("--data-dir", help="Where the platform keeps its state (default ./.reelcloud)."),
 ]
+GATEWAY_HELP = "Default: the gateway of the platform in --data-dir."
 TopologyOption = Annotated[
     Path | None, typer.Option("--topology", help="Topology YAML (default: the packaged one).")
 ]
@@ -50,42 +51,60 @@ def _datadir(data_dir: Path | None) -> Any:
     return DataDir.at(data_dir or _settings().data_dir)
 
 
-def _print_status(status: dict[str, Any]) -> None:
-    table = Table(title=f"reelcloud · {status['topology']} · {status['phase']}")
-    columns = (
-        "service",
-        "instance",
-        "address",
-        "zone",
-        "registry",
-        "health",
-        "process",
-        "restarts",
+def _short_instance_id(instance_id: str) -> str:
+    """`127.0.0.1:play-api:2` → `play-api:2`: every instance here runs on this host."""
+    host, _, rest = instance_id.partition(":")
+    return rest if rest and host.replace(".", "").isdigit() else instance_id
+
+
+def _print_status(status: dict[str, Any], out: Console = console) -> None:
+    """Two tables that fit 80 columns: instances (the id names the service), then engines."""
+    from rich import box
+
+    table = Table(
+        title=f"reelcloud · {status['topology']} · {status['phase']}",
+        box=box.SIMPLE,
+        pad_edge=False,
+        show_edge=False,
+        collapse_padding=True,
     )
-    for column in columns:
-        table.add_column(column)
+    table.add_column("instance", no_wrap=True)
+    table.add_column("address", no_wrap=True)
+    table.add_column("zone", no_wrap=True)
+    table.add_column("registry", no_wrap=True)
+    table.add_column("health", no_wrap=True)
+    table.add_column("process", no_wrap=True)
+    table.add_column("↻", justify="right", no_wrap=True)
+    table.caption = "↻ restarts"
     colours = {"UP": "green", "MISSING": "red", "DOWN": "red", "OUT_OF_SERVICE": "yellow"}
     for i in status["instances"]:
         colour = colours.get(i["status"], "yellow")
+        registry = "OUT_OF_SVC" if i["status"] == "OUT_OF_SERVICE" else i["status"]
         table.add_row(
-            i["service"],
-            i["id"],
+            _short_instance_id(i["id"]),
             i["address"] or "-",
             i["zone"],
-            f"[{colour}]{i['status']}[/]",
-            i["health"],
+            f"[{colour}]{registry}[/]",
+            str(i["health"]).split(" ")[0],  # ok | failing | unknown (--json has the reason)
             i["process"],
             str(i["restarts"]),
         )
+    out.print(table)
+    engines = Table(box=box.SIMPLE, pad_edge=False)
+    engines.add_column("engine", no_wrap=True)
+    engines.add_column("url", overflow="fold")
+    engines.add_column("process", no_wrap=True)
+    engines.add_column("↻", justify="right", no_wrap=True)
     for e in status.get("engines", []):
-        table.add_row(e["name"], "-", e["url"], "-", "-", "-", e["process"], str(e["restarts"]))
-    console.print(table)
+        engines.add_row(e["name"], e["url"], e["process"], str(e["restarts"]))
+    if engines.row_count:
+        out.print(engines)
     for peer in status.get("registry", {}).get("peers", []):
         if not peer.get("reachable"):
-            console.print(f"registry {peer['url']}: [red]unreachable[/]")
+            out.print(f"registry {peer['url']}: [red]unreachable[/]")
             continue
         mode = "[red]SELF-PRESERVATION[/]" if peer.get("self_preservation_mode") else "normal"
-        console.print(
+        out.print(
             f"registry {peer['url']}: {peer['instances']} instances, renewals "
             f"{peer['renewals_last_window']}/{peer['renewal_threshold']} per window, {mode}"
         )
@@ -331,9 +350,39 @@ def fill(
     _print_ocas(asyncio.run(until_filled()))
 
 
-def _gateway_url(settings: Settings, gateway: str | None) -> str:
+def _client_settings(data_dir: Path | None, topology: Path | None) -> Settings:
+    """Settings for a client of a running platform: the topology it was started with (the
+    launcher records it) unless --topology names another."""
+    if topology is None:
+        state_file = _datadir(data_dir).state_file
+        if state_file.exists():
+            recorded = json.loads(state_file.read_text()).get("topology_file")
+            topology = Path(recorded) if recorded else None
+    return _settings(data_dir, topology)
+
+
+def _gateway_url(settings: Settings, gateway: str | None, data_dir: Path | None = None) -> str:
+    """--gateway if given; else a gateway instance of the platform running in the data dir;
+    else (no platform there and no --data-dir asked for) the topology's gateway address."""
     if gateway:
         return gateway
+    from reelcloud.launcher.control import ControlClient
+
+    datadir = _datadir(data_dir)
+    if datadir.state_file.exists():
+        try:
+            status = asyncio.run(ControlClient(datadir, timeout_s=10).status())
+        except ReelcloudError:
+            status = None
+        if status is not None:
+            for instance in status["instances"]:
+                if instance["service"] == "gateway" and instance["address"]:
+                    return f"http://{instance['address']}"
+            raise ReelcloudError(f"the platform in {datadir.root} runs no gateway yet")
+    if data_dir is not None:
+        raise ReelcloudError(
+            f"no platform is running in {datadir.root}: start one with `reelcloud up`"
+        )
     for service in settings.topology.services:
         if service.name == "gateway":
             port = service.options.get("listen_port", 8080)
@@ -391,9 +440,12 @@ def play(
     ] = None,
     email: Annotated[str, typer.Option()] = "alice@reelcloud.test",
     password: Annotated[str, typer.Option()] = "reelcloud",
-    gateway: Annotated[str | None, typer.Option(help="Default: the topology's gateway.")] = None,
+    gateway: Annotated[
+        str | None, typer.Option(help="Default: the gateway of the platform in --data-dir.")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the QoE as JSON.")] = False,
     topology: TopologyOption = None,
+    data_dir: DataDirOption = None,
 ) -> None:
     """Watch a title with the headless player: a live line while it plays, QoE at the end."""
     from rich.live import Live
@@ -401,7 +453,8 @@ def play(
 
     from reelcloud.client.watch import watch_title
 
-    settings = _settings(topology=topology)
+    settings = _client_settings(data_dir, topology)
+    gateway_url = _gateway_url(settings, gateway, data_dir)
     if settings.topology.openconnect is None:
         raise ReelcloudError("the topology has no Open Connect section: nothing to stream from")
     openconnect = settings.topology.openconnect
@@ -417,7 +470,7 @@ def play(
     with Live(line, console=err, refresh_per_second=4, transient=as_json):
         viewing = asyncio.run(
             watch_title(
-                _gateway_url(settings, gateway),
+                gateway_url,
                 openconnect,
                 title,
                 email=email,
@@ -494,8 +547,11 @@ def load(
     html_file: Annotated[
         Path | None, typer.Option("--html", help="Write the report as a page with charts.")
     ] = None,
-    gateway: Annotated[str | None, typer.Option(help="Default: the topology's gateway.")] = None,
+    gateway: Annotated[
+        str | None, typer.Option(help="Default: the gateway of the platform in --data-dir.")
+    ] = None,
     topology: TopologyOption = None,
+    data_dir: DataDirOption = None,
 ) -> None:
     """Virtual viewers sign in, browse, play Zipf-popular titles and stop; SPS, failures by
     reason, play latency, QoE and bytes per OCA tier at the end."""
@@ -504,7 +560,8 @@ def load(
 
     from reelcloud.client.load import LoadGenerator, LoadPlan, parse_mix
 
-    settings = _settings(topology=topology)
+    settings = _client_settings(data_dir, topology)
+    gateway_url = _gateway_url(settings, gateway, data_dir)
     if settings.topology.openconnect is None:
         raise ReelcloudError("the topology has no Open Connect section: nothing to stream from")
     openconnect = settings.topology.openconnect
@@ -526,9 +583,7 @@ def load(
             f"failed {state['failed']} │ SPS {state['sps']:.2f}"
         )
 
-    generator = LoadGenerator(
-        _gateway_url(settings, gateway), openconnect, plan, on_progress=progress
-    )
+    generator = LoadGenerator(gateway_url, openconnect, plan, on_progress=progress)
     with Live(line, console=err, refresh_per_second=2):
         report = asyncio.run(generator.run())
     _print_load_report(report)

@@ -96,6 +96,8 @@ class Supervisor:
                     "socket": str(self.datadir.control_socket),
                     "started_at": self._started_at,
                     "engines": self.engine_env,
+                    # Clients of this platform (play, load) read the same world.
+                    "topology_file": str(self.settings.topology_file or ""),
                 }
             )
         )

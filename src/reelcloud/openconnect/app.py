@@ -19,6 +19,7 @@ from reelcloud.openconnect.reporter import CACHE_CONTROL, Reporter
 from reelcloud.openconnect.server import SegmentServer
 from reelcloud.openconnect.store import ContentStore
 from reelcloud.platform.app import STATE, create_service_app
+from reelcloud.platform.discovery import ServiceHttpClient
 from reelcloud.platform.errors import ConfigurationError, ReelcloudError
 from reelcloud.platform.oca_auth import signed_headers
 from reelcloud.platform.settings import Settings
@@ -65,21 +66,18 @@ class Appliance:
 
     async def fill_forever(self, discovery: Any) -> None:
         path = "/v1/fill-manifest"
-        timeout = aiohttp.ClientTimeout(total=10)
-        async with aiohttp.ClientSession(timeout=timeout) as session:
+        cache_control = ServiceHttpClient(discovery, CACHE_CONTROL, timeout_s=10)
+        try:
             while True:
                 try:
-                    instance = discovery.choose(CACHE_CONTROL)
                     headers = signed_headers(self.config.report_secret, self.oca.id, "GET", path)
-                    url = f"http://{instance.ip_addr}:{instance.port}{path}"
-                    async with session.get(url, headers=headers) as reply:
-                        if reply.status != 200:
-                            raise ReelcloudError(f"fill manifest: HTTP {reply.status}")
-                        manifest = await reply.json()
+                    manifest = await cache_control.request("GET", path, headers=headers)
                     await self.fill.fill(manifest)
                 except (ReelcloudError, aiohttp.ClientError, TimeoutError, OSError) as exc:
                     log.warning("fill round failed: %s", exc)
                 await asyncio.sleep(self.config.fill_poll_interval_s)
+        finally:
+            await cache_control.aclose()
 
 
 APPLIANCE = web.AppKey("appliance", Appliance)

@@ -20,7 +20,7 @@ import orjson
 
 from reelcloud.openconnect.fill import FillAgent
 from reelcloud.openconnect.server import SegmentServer
-from reelcloud.platform.discovery import DiscoveryClient
+from reelcloud.platform.discovery import DiscoveryClient, ServiceHttpClient
 from reelcloud.platform.errors import ReelcloudError
 from reelcloud.platform.oca_auth import signed_headers
 from reelcloud.platform.topology import OcaConfig, OpenConnectConfig
@@ -28,7 +28,6 @@ from reelcloud.platform.topology import OcaConfig, OpenConnectConfig
 log = logging.getLogger(__name__)
 
 CACHE_CONTROL = "cache-control"
-TIMEOUT = aiohttp.ClientTimeout(total=5)
 
 
 class Reporter:
@@ -52,7 +51,7 @@ class Reporter:
         self._last = (clock(), 0, 0, 0)  # time, bytes, requests, errors
         self._wake = asyncio.Event()
         self.draining = False
-        self.session: aiohttp.ClientSession | None = None
+        self.cache_control: ServiceHttpClient | None = None
 
     def wake(self) -> None:
         """Report now (fill finished a title: steering and peers should know soon)."""
@@ -90,24 +89,18 @@ class Reporter:
         return report
 
     async def send(self) -> None:
-        assert self.session is not None
-        instance = self.discovery.choose(CACHE_CONTROL)
+        assert self.cache_control is not None
         body = orjson.dumps(self.build())
         path = "/v1/reports"
         headers = signed_headers(self.config.report_secret, self.oca.id, "POST", path, body)
-        headers["Content-Type"] = "application/json"
-        url = f"http://{instance.ip_addr}:{instance.port}{path}"
-        async with self.session.post(url, data=body, headers=headers) as reply:
-            if reply.status != 200:
-                raise ReelcloudError(f"cache control answered {reply.status}: {await reply.text()}")
-            answer = await reply.json()
+        answer = await self.cache_control.post(path, body, headers)
         now, sent, requests, errors, held = self._pending
         self._last = (now, sent, requests, errors)
         self._seq += 1
         self._reported = None if answer.get("need_full") else held
 
     async def run(self) -> None:
-        self.session = aiohttp.ClientSession(timeout=TIMEOUT)
+        self.cache_control = ServiceHttpClient(self.discovery, CACHE_CONTROL, timeout_s=5)
         try:
             while True:
                 try:
@@ -118,4 +111,4 @@ class Reporter:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self.config.report_interval_s)
         finally:
-            await self.session.close()
+            await self.cache_control.aclose()

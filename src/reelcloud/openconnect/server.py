@@ -27,7 +27,8 @@ from email.utils import formatdate
 import httptools
 import orjson
 
-from reelcloud.openconnect.store import FILE_NAME, ContentStore, OpenFile
+from reelcloud.openconnect.store import ContentStore, OpenFile
+from reelcloud.platform.assets import FILE_NAME
 from reelcloud.platform.signed_urls import SCOPE, Grant, SignatureError, UrlSigner
 
 log = logging.getLogger(__name__)

@@ -13,17 +13,16 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import re
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
 import orjson
 
+from reelcloud.platform.assets import CONTENT_ID
+
 log = logging.getLogger(__name__)
 
-CONTENT_ID = re.compile(r"^[0-9a-f]{64}$")
-FILE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 OPEN_FILES = 256  # descriptors kept open for serving (nginx's open_file_cache)
 
 

@@ -1,0 +1,83 @@
+"""The CLI's own rendering and gateway discovery, without a platform."""
+
+import io
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from reelcloud import cli
+from reelcloud.platform.errors import ReelcloudError
+
+SERVICES = [
+    "gateway",
+    "accounts",
+    "catalog",
+    "playback",
+    "license",
+    "cache-control",
+    "steering",
+    "play-api",
+]
+
+
+def a_status() -> dict:
+    instances = [
+        {
+            "service": name,
+            "id": f"127.0.0.1:{name}:{n}",
+            "address": f"127.0.0.1:4{n}123",
+            "zone": "local-1a",
+            "status": status,
+            "health": health,
+            "process": "running",
+            "pid": 1,
+            "restarts": 0,
+        }
+        for name in SERVICES
+        for n, status, health in (
+            (1, "UP", "ok"),
+            (2, "OUT_OF_SERVICE", "failing (ClientConnectorError)"),
+        )
+    ]
+    engines = [
+        {
+            "name": "postgres",
+            "url": "postgresql://postgres@127.0.0.1:45211/postgres",
+            "process": "running",
+            "pid": 2,
+            "restarts": 0,
+        }
+    ]
+    return {
+        "topology": "local",
+        "phase": "running",
+        "instances": instances,
+        "engines": engines,
+        "registry": {"peers": []},
+    }
+
+
+def test_status_fits_80_columns_with_every_instance_named_in_full():
+    buffer = io.StringIO()
+    cli._print_status(a_status(), Console(file=buffer, width=80, color_system=None))
+    lines = buffer.getvalue().splitlines()
+    assert max(len(line) for line in lines) <= 80
+    text = buffer.getvalue()
+    for name in SERVICES:
+        assert f"{name}:1 " in text, name
+        assert f"{name}:2 " in text, name
+    assert "OUT_OF_SVC" in text
+
+
+def test_play_with_a_data_dir_where_nothing_runs_says_so(tmp_path: Path):
+    settings = cli._settings(tmp_path)
+    with pytest.raises(ReelcloudError, match="no platform is running"):
+        cli._gateway_url(settings, None, tmp_path)
+
+
+def test_an_explicit_gateway_wins(tmp_path: Path):
+    assert (
+        cli._gateway_url(cli._settings(tmp_path), "http://10.0.0.1:80", tmp_path)
+        == "http://10.0.0.1:80"
+    )
