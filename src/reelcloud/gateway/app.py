@@ -12,6 +12,7 @@ from aiohttp import web
 
 from reelcloud.gateway.chain import FilterChain, rejected
 from reelcloud.gateway.filters.endpoint.health import HealthEndpoint
+from reelcloud.gateway.filters.endpoint.openapi import OpenApiEndpoint
 from reelcloud.gateway.filters.endpoint.proxy import ProxyEndpoint
 from reelcloud.gateway.filters.endpoint.static import StaticEndpoint
 from reelcloud.gateway.filters.inbound.authentication import AuthenticationFilter
@@ -79,6 +80,7 @@ def build_chain(options: GatewaySettings, state: ServiceState, routes: RouteTabl
         ),
         StaticEndpoint(options.web_dir),
         HealthEndpoint(),
+        OpenApiEndpoint(state.discovery, routes),
     ]
     outbound = [
         CorsFilter(options.cors_origins),

@@ -21,7 +21,7 @@ class Route(BaseModel):
 
     prefix: str
     origin: str | None = None
-    endpoint: Literal["proxy", "static", "health"] = "proxy"
+    endpoint: Literal["proxy", "static", "health", "openapi"] = "proxy"
     auth: Literal["required", "optional", "none"] = "optional"
     strip_prefix: bool = False
 
