@@ -17,6 +17,7 @@ from reelcloud.launcher.datadir import DataDir
 from reelcloud.launcher.up import engine_env
 from reelcloud.platform.discovery import DiscoveryClient
 from reelcloud.platform.storage import ObjectStore
+from reelcloud.platform.topology import load_topology
 from tests.support.cli import reelcloud, status, wait_gone, wait_status
 from tests.support.factories import (
     discovery_client,
@@ -26,16 +27,8 @@ from tests.support.factories import (
     write_topology,
 )
 
-SERVICES = {
-    "accounts": "reelcloud.services.accounts.app:create_app",
-    "catalog": "reelcloud.services.catalog.app:create_app",
-    "cache-control": "reelcloud.services.cachecontrol.app:create_app",
-    "steering": "reelcloud.services.steering.app:create_app",
-    "gateway": "reelcloud.gateway.app:create_app",
-    "playback": "reelcloud.services.playback.app:create_app",
-    "license": "reelcloud.services.license.app:create_app",
-    "play-api": "reelcloud.apis.play.app:create_app",
-}
+# Entrypoints as the packaged topology names them, so tests start what `reelcloud up` starts.
+SERVICES = {service.name: service.entrypoint for service in load_topology().services}
 
 
 def all_up(current: dict[str, Any]) -> bool:
