@@ -1,11 +1,14 @@
-# Two set-up commands: `make up` and `make test`. Both bootstrap a virtualenv when it is missing.
+# Two set-up commands: `make up` and `make test`. Both install the Debian packages they need
+# (scripts/system-deps.sh: apt-get as root, else the command to run) and bootstrap a virtualenv
+# when it is missing.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 WEB_STAMP := web/node_modules/.installed
+PYTEST_ARGS ?=
 
-.PHONY: up test lint bench clean web
+.PHONY: up test test-stress lint bench clean web system-deps-up system-deps-test
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,13 +28,25 @@ $(WEB_STAMP): web/package.json web/package-lock.json
 
 web: $(WEB_STAMP)
 
-up: $(STAMP) web
+# Before anything else (prerequisites are made left to right): npm must be there for `web`.
+system-deps-up system-deps-test: system-deps-%:
+	@sh scripts/system-deps.sh $*
+
+up: system-deps-up $(STAMP) web
 	$(BIN)/reelcloud up
 
-test: $(STAMP) web
+test: system-deps-test $(STAMP) web
 	$(BIN)/ruff check .
 	$(BIN)/mypy
-	$(BIN)/pytest
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+# The same suite with one core kept busy by another process, as a loaded CI runner or laptop
+# would: tests that wait on conditions pass; tests that lean on timing do not.
+test-stress: system-deps-test $(STAMP) web
+	@$(BIN)/python -c 'while True: pass' & busy=$$!; \
+	trap 'kill $$busy 2>/dev/null' EXIT INT TERM; \
+	echo "test-stress: pid $$busy keeps one core busy"; \
+	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -1,11 +1,11 @@
 import asyncio
-import time
 
 import aiohttp
 import pytest
 import pytest_asyncio
 from tests.support.factories import free_port, topology
 from tests.support.servers import registry_peers
+from tests.support.waiting import wait_for
 
 from reelcloud.launcher.engines.seaweedfs import SeaweedEngine
 from reelcloud.launcher.process import ManagedProcess
@@ -36,9 +36,12 @@ async def seaweed(tmp_path):
     engine = SeaweedEngine(tmp_path / "seaweedfs", tmp_path / "seaweedfs.log")
     process = ManagedProcess(await asyncio.to_thread(engine.prepare), restart=False)
     process.start()
-    deadline = time.monotonic() + 30
-    while not await engine.ready():
-        assert time.monotonic() < deadline, process.log_tail()
-        await asyncio.sleep(0.2)
-    yield engine
-    await process.stop()
+    try:
+        await wait_for(
+            engine.ready,
+            what=lambda: f"SeaweedFS answers on {engine.url}; its log ends:\n{process.log_tail()}",
+            interval_s=0.2,
+        )
+        yield engine
+    finally:
+        await process.stop()

@@ -12,6 +12,7 @@ from tests.integration.test_storage import ready_store
 from tests.support.cli import reelcloud, wait_status
 from tests.support.openconnect import publish
 from tests.support.platform import all_up, running_platform
+from tests.support.waiting import wait_for
 
 from reelcloud.encoding.pipeline import TitleEncoded, manifest_key
 from reelcloud.platform.errors import NotFoundError, UnavailableError
@@ -35,8 +36,11 @@ def window(country, start_days, end_days):
 
 @pytest.fixture(scope="module")
 def platform(tmp_path_factory):
+    # No catalog runs yet: the fixture starts it once the origin holds a title it never heard
+    # of. With the event stream up, a catalog sweeps every 10 x sweep_interval_s: a day here,
+    # so the only sweep is the one at start, and a title that appears later came by its event.
     services = [
-        {"name": "catalog", "options": {"sweep_interval_s": 0.5}},
+        {"name": "catalog", "instances": 0, "options": {"sweep_interval_s": 8640}},
         {"name": "gateway", "layer": 2},
     ]
     with running_platform(
@@ -51,63 +55,75 @@ async def catalog(platform):
     origin = await ready_store(
         env["REELCLOUD_S3_URL"], env["REELCLOUD_S3_ACCESS_KEY"], env["REELCLOUD_S3_SECRET_KEY"]
     )
-    # One title is on the origin already (the catalog finds it by sweeping) ...
-    await publish(
-        origin, "t-swept", FILES, popularity=50, maturity="PG-13", genres=["drama"], year=2020,
-        licenses=[window("US", -10, 10), window("GB", -30, -1), window("FR", 5, 50)],
-    )  # fmt: skip
-    # ... the other arrives with its event, as ingest announces it.
-    await publish(
-        origin, "t-evented", FILES, popularity=80, maturity="G", genres=["comedy", "family"],
-        licenses=[window("US", -1, 1), window("BR", -1, 1)],
-    )  # fmt: skip
-    await origin.aclose()
+    try:
+        # One title is on the origin before any catalog runs (the catalog finds it by
+        # sweeping at start) ...
+        await publish(
+            origin, "t-swept", FILES, popularity=50, maturity="PG-13", genres=["drama"],
+            year=2020,
+            licenses=[window("US", -10, 10), window("GB", -30, -1), window("FR", 5, 50)],
+        )  # fmt: skip
+        result = await asyncio.to_thread(
+            reelcloud, "scale", "catalog", "1", "--data-dir", str(platform.data_dir)
+        )
+        assert result.returncode == 0, result.stderr
+        await asyncio.to_thread(wait_status, platform.data_dir, all_up, 60)
+        discovery = await platform.discovery("catalog")
+        client = RpcClient(discovery, "catalog", catalog_pb2_grpc.CatalogStub)
+        try:
+
+            async def listed():
+                reply = await client.call(
+                    "ListTitles", catalog_pb2.ListTitlesRequest(), timeout_s=2
+                )
+                return sorted(t.id for t in reply.titles)
+
+            await wait_for(
+                listed,
+                what="the catalog's start-up sweep lists t-swept",
+                ignoring=(UnavailableError,),
+            )
+            # The sweep's listing of the origin is behind us: what comes next is not in it.
+            assert await listed() == ["t-swept"]
+            # ... the other arrives with its event, as ingest announces it.
+            await publish(
+                origin, "t-evented", FILES, popularity=80, maturity="G",
+                genres=["comedy", "family"], licenses=[window("US", -1, 1), window("BR", -1, 1)],
+            )  # fmt: skip
+            await announce(platform, "t-evented")
+
+            async def both_listed():
+                return await listed() == ["t-evented", "t-swept"]
+
+            await wait_for(both_listed, what="the title.encoded event brings t-evented")
+            yield client
+        finally:
+            await client.aclose()
+            await discovery.aclose()
+    finally:
+        await origin.aclose()
+
+
+async def announce(platform, title_id):
     producer = EventProducer(
-        env["REELCLOUD_NATS_URL"],
+        platform.env()["REELCLOUD_NATS_URL"],
         producer_id="test-ingest",
         spool_dir=platform.data_dir / "spool-test",
     )
     await producer.start()
-    producer.publish(
-        TitleEncoded(
-            title_id="t-evented",
-            title="t-evented",
-            manifest_key=manifest_key("t-evented"),
-            rungs=[],
-            duration_s=12.0,
+    try:
+        producer.publish(
+            TitleEncoded(
+                title_id=title_id,
+                title=title_id,
+                manifest_key=manifest_key(title_id),
+                rungs=[],
+                duration_s=12.0,
+            )
         )
-    )
-    await producer.aclose(drain_timeout_s=5)
-    discovery = await platform.discovery("catalog")
-    client = RpcClient(discovery, "catalog", catalog_pb2_grpc.CatalogStub)
-
-    async def listed():
-        reply = await client.call("ListTitles", catalog_pb2.ListTitlesRequest(), timeout_s=2)
-        return sorted(t.id for t in reply.titles)
-
-    for _ in range(100):
-        if await listed():
-            break
-        await asyncio.sleep(0.1)
-    assert await listed() == ["t-evented"]  # the event, not a sweep, brought it
-    # A restarted catalog sweeps the origin and finds what it never heard of.
-    for count in ("0", "1"):
-        result = await asyncio.to_thread(
-            reelcloud, "scale", "catalog", count, "--data-dir", str(platform.data_dir)
-        )
-        assert result.returncode == 0, result.stderr
-    await asyncio.to_thread(wait_status, platform.data_dir, all_up, 60)
-    for _ in range(100):
-        try:
-            if len(await listed()) == 2:
-                break
-        except UnavailableError:
-            pass  # the new instance is not known yet
-        await asyncio.sleep(0.2)
-    assert await listed() == ["t-evented", "t-swept"]
-    yield client
-    await client.aclose()
-    await discovery.aclose()
+    finally:
+        await producer.aclose(drain_timeout_s=5)
+    assert producer.stats["published"] == 1, producer.stats
 
 
 @pytest.mark.asyncio(loop_scope="module")

@@ -1,13 +1,12 @@
 """The event producer against a real NATS JetStream that goes away and comes back."""
 
 import asyncio
-import gc
 import inspect
-import time
 from typing import ClassVar
 
 import pytest
 from tests.support.engines import NatsServer
+from tests.support.waiting import wait_for
 
 from reelcloud.platform.events import EventConsumer, EventPayload, EventProducer, decode
 
@@ -31,12 +30,20 @@ async def consume_all(url, durable, expected, timeout_s=60):
     consumer = EventConsumer(url, durable)
     await consumer.start()
     received = []
-    deadline = time.monotonic() + timeout_s
     try:
-        while len(received) < expected and time.monotonic() < deadline:
+
+        async def all_arrived():
             for envelope, message in await consumer.fetch(1000, timeout_s=1):
                 received.append(envelope)
                 await message.ack()
+            return len(received) >= expected
+
+        await wait_for(
+            all_arrived,
+            what=lambda: f"{expected} events arrive (got {len(received)})",
+            timeout_s=timeout_s,
+            interval_s=0,
+        )
         # Nothing more than expected arrives.
         extra = await consumer.fetch(10, timeout_s=0.5)
         received += [e for e, _ in extra]
@@ -46,40 +53,31 @@ async def consume_all(url, durable, expected, timeout_s=60):
 
 
 async def test_outage_mid_stream_loses_nothing_and_duplicates_nothing(nats_server, tmp_path):
+    # How long publish() takes is benchmarks/events.py's business; here: what it does.
+    assert not inspect.iscoroutinefunction(EventProducer.publish)  # it cannot await I/O
     total = 100_000
     producer = EventProducer(nats_server.url, producer_id="p1", spool_dir=tmp_path / "spool")
     await producer.start()
-    slowest_cpu = 0.0
-    walls = []
-    restarted = False
-    # The interpreter's own garbage collection can pause any code for 10+ ms; it is paused
-    # here so the timing measures what publish() itself does (no I/O, no awaiting).
-    gc.disable()
-    for n in range(total):
-        started, started_cpu = time.perf_counter(), time.thread_time()
-        producer.publish(Heartbeat(n=n))
-        slowest_cpu = max(slowest_cpu, time.thread_time() - started_cpu)
-        walls.append(time.perf_counter() - started)
-        if n % 1000 == 999:
-            # The caller's own work between events; the outage lasts about 3 s of it.
-            await asyncio.sleep(0.075 if nats_server.proc is None else 0)
-        if n == 30_000:
-            nats_server.stop()  # NATS goes away mid-stream
-        if n == 70_000:
-            nats_server.start()
-            restarted = True
-    gc.enable()
-    assert restarted
-    await producer.aclose(drain_timeout_s=60)
+    try:
+        for n in range(total):
+            producer.publish(Heartbeat(n=n))
+            if n % 1000 == 999:
+                await asyncio.sleep(0)  # the caller's own work between events lets the sender run
+            if n == 30_000:
+                nats_server.stop()  # NATS goes away mid-stream
+            if n == 70_000:
+                # The outage lasts until the producer has had to put events on disk.
+                await wait_for(
+                    lambda: producer.stats["spooled"] > 0,
+                    what="the producer spools events while NATS is down",
+                )
+                nats_server.start()
+    finally:
+        await producer.aclose(drain_timeout_s=60)
     stats = producer.stats
     assert stats["spooled"] > 0  # the outage really went through the spool
     assert stats["dropped"] == 0
-    # The work publish() does never takes 1 ms; wall time also holds the rare moment the OS
-    # runs another process, so it is checked at the 99.9th percentile.
-    assert slowest_cpu < 0.001, f"publish() worked for {slowest_cpu * 1000:.2f} ms"
-    walls.sort()
-    assert walls[int(len(walls) * 0.999)] < 0.001
-    assert not inspect.iscoroutinefunction(EventProducer.publish)  # it cannot await I/O
+    assert not stats["spool_pending"], stats  # all of it reached NATS in the end
 
     received = await consume_all(nats_server.url, "check", total)
     assert [e.seq for e in received] == list(range(total))  # each once, in order

@@ -1,15 +1,22 @@
 """The launcher with real embedded PostgreSQL and NATS, and real service processes."""
 
 import asyncio
+import contextlib
 import os
 import signal
-import time
 
 import aiohttp
 import asyncpg
 import nats
 import pytest
-from tests.support.cli import ECHO_SERVICE, reelcloud, status, wait_gone, wait_status
+from tests.support.cli import (
+    ECHO_SERVICE,
+    processes_mentioning,
+    reelcloud,
+    status,
+    wait_gone,
+    wait_status,
+)
 from tests.support.factories import free_port, topology_dict, write_topology
 
 from reelcloud.launcher.engines.seaweedfs import DEV_ACCESS_KEY, DEV_SECRET_KEY
@@ -35,10 +42,12 @@ def platform_dir(tmp_path):
     topology = write_topology(tmp_path / "topology.yaml", doc)
     data_dir = tmp_path / "data"
     result = reelcloud("up", "--detach", "--topology", str(topology), "--data-dir", str(data_dir))
-    assert result.returncode == 0, result.stdout + result.stderr
-    yield data_dir
-    reelcloud("down", "--data-dir", str(data_dir))
-    assert wait_gone(str(data_dir)) == []
+    try:
+        assert result.returncode == 0, result.stdout + result.stderr
+        yield data_dir
+    finally:
+        reelcloud("down", "--data-dir", str(data_dir))
+        assert wait_gone(str(data_dir)) == []
 
 
 async def post_echo(address):
@@ -108,22 +117,22 @@ def test_platform_runs_supervises_and_scales(platform_dir):
     # kill -9 an instance: the launcher restarts it and it registers again.
     victim = next(i for i in current["instances"] if i["service"] == "echo")
     os.kill(victim["pid"], signal.SIGKILL)
-    revived = wait_status(
-        platform_dir,
-        lambda s: any(
-            i["id"] == victim["id"]
-            and i["restarts"] == 1
-            and i["pid"] not in (None, victim["pid"])
-            and i["status"] == "UP"
+
+    def victim_revived(s):
+        return all_up(s) and any(
+            i["id"] == victim["id"] and i["restarts"] == 1 and i["pid"] not in (None, victim["pid"])
             for i in s["instances"]
-        ),
-    )
-    assert all_up(revived)
+        )
+
+    wait_status(platform_dir, victim_revived)
 
     # Scale out and back in, live.
     assert reelcloud("scale", "echo", "3", "--data-dir", str(platform_dir)).returncode == 0
-    scaled = wait_status(platform_dir, all_up)
-    assert sum(i["service"] == "echo" for i in scaled["instances"]) == 3
+
+    def three_echoes_up(s):
+        return all_up(s) and sum(i["service"] == "echo" for i in s["instances"]) == 3
+
+    wait_status(platform_dir, three_echoes_up)
     assert reelcloud("scale", "echo", "1", "--data-dir", str(platform_dir)).returncode == 0
     shrunk = status(platform_dir)
     echoes = [i for i in shrunk["instances"] if i["service"] == "echo"]
@@ -194,11 +203,17 @@ def test_nothing_is_left_behind_when_the_launcher_is_killed(tmp_path):
     topology = write_topology(tmp_path / "topology.yaml", doc)
     data_dir = tmp_path / "data"
     result = reelcloud("up", "--detach", "--topology", str(topology), "--data-dir", str(data_dir))
-    assert result.returncode == 0, result.stderr
-    current = wait_status(data_dir, all_up)
-    os.kill(current["launcher_pid"], signal.SIGKILL)
-    # The kernel signals every child when its parent dies (PR_SET_PDEATHSIG).
-    assert wait_gone(str(data_dir)) == []
+    try:
+        assert result.returncode == 0, result.stderr
+        current = wait_status(data_dir, all_up)
+        os.kill(current["launcher_pid"], signal.SIGKILL)
+        # The kernel signals every child when its parent dies (PR_SET_PDEATHSIG).
+        assert wait_gone(str(data_dir)) == []
+    finally:  # if the test failed, what the kill left behind is stopped here, by pid
+        reelcloud("down", "--data-dir", str(data_dir))
+        for pid in processes_mentioning(str(data_dir)):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
 
 
 def test_a_crash_looping_service_fails_up_quickly_with_its_log(tmp_path):
@@ -207,10 +222,9 @@ def test_a_crash_looping_service_fails_up_quickly_with_its_log(tmp_path):
         tmp_path / "topology.yaml", topology_dict([free_port()], services=[broken])
     )
     data_dir = tmp_path / "data"
-    started = time.monotonic()
     result = reelcloud("up", "--topology", str(topology), "--data-dir", str(data_dir))
     assert result.returncode == 1
-    assert time.monotonic() - started < 20
+    # Given up on as a crash loop, not after the ready timeout ("was not ready after").
     assert "keeps exiting" in result.stderr
     assert "cannot be loaded" in result.stderr  # the instance's own last words
     assert wait_gone(str(data_dir)) == []

@@ -10,6 +10,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from tests.support.waiting import wait_for_sync
+
 ROOT = Path(__file__).resolve().parents[2]
 ECHO_SERVICE = {"name": "echo", "entrypoint": "tests.support.echo_service:create_app"}
 
@@ -40,15 +42,24 @@ def status(data_dir: Path, env: dict[str, str] | None = None) -> dict[str, Any]:
     return json.loads(result.stdout)  # type: ignore[no-any-return]
 
 
-def wait_status(data_dir: Path, predicate: Any, timeout_s: float = 30, **kw: Any) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        current = status(data_dir, **kw)
-        if predicate(current):
-            return current
-        if time.monotonic() > deadline:
-            raise AssertionError(f"status never matched: {json.dumps(current, indent=1)}")
-        time.sleep(0.3)
+def wait_status(data_dir: Path, predicate: Any, timeout_s: float = 60, **kw: Any) -> dict[str, Any]:
+    """`reelcloud status --json` once it satisfies `predicate` (instances come up, restart and
+    register on their own schedule)."""
+    seen: list[dict[str, Any]] = []
+
+    def matched() -> dict[str, Any] | None:
+        seen[:] = [status(data_dir, **kw)]
+        return seen[0] if predicate(seen[0]) else None
+
+    return wait_for_sync(
+        matched,
+        what=lambda: (
+            f"`reelcloud status` satisfies {getattr(predicate, '__name__', 'the test')}; "
+            f"it says {json.dumps(seen[-1] if seen else None, indent=1)}"
+        ),
+        timeout_s=timeout_s,
+        interval_s=0.3,
+    )
 
 
 def processes_mentioning(text: str) -> list[int]:

@@ -6,29 +6,34 @@ import os
 import shutil
 import socket
 import subprocess
-import time
 from pathlib import Path
 
 from tests.support.factories import free_port
+from tests.support.waiting import wait_for_sync
+
+
+def _accepts(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+    except OSError:
+        return False
+    return True
 
 
 def start_memcached() -> tuple[subprocess.Popen[bytes], int]:
     binary = shutil.which("memcached")
-    assert binary, "memcached is not installed: .ci/run installs Debian's memcached"
+    assert binary, "memcached is not installed: `make test` installs it (scripts/system-deps.sh)"
     port = free_port()
     argv = [binary, "--listen", "127.0.0.1", "--port", str(port), "--udp-port", "0", "-m", "16"]
     if os.geteuid() == 0:
         argv += ["--user", "root"]
     proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return proc, port
-        except OSError:
-            time.sleep(0.02)
-    proc.kill()
-    raise AssertionError("memcached did not start")
+    try:
+        wait_for_sync(lambda: _accepts(port), what=f"memcached listens on {port}", timeout_s=10)
+    except BaseException:
+        stop(proc)
+        raise
+    return proc, port
 
 
 def stop(proc: subprocess.Popen[bytes]) -> None:
@@ -68,14 +73,11 @@ class NatsServer:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                return
-            except OSError:
-                time.sleep(0.02)
-        raise AssertionError("nats-server did not start")
+        try:
+            wait_for_sync(lambda: _accepts(self.port), what=f"nats-server listens on {self.port}")
+        except BaseException:
+            self.stop()
+            raise
 
     def stop(self) -> None:
         if self.proc is not None:

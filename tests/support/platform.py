@@ -3,7 +3,6 @@ ports, stopped (and checked gone) at the end."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import signal
@@ -26,6 +25,7 @@ from tests.support.factories import (
     topology_dict,
     write_topology,
 )
+from tests.support.waiting import wait_for
 
 # Entrypoints as the packaged topology names them, so tests start what `reelcloud up` starts.
 SERVICES = {service.name: service.entrypoint for service in load_topology().services}
@@ -51,10 +51,14 @@ class Platform:
         registry = status(self.data_dir)["registry"]["peers"][0]["url"]
         client = discovery_client([registry], "test-client", 1, fetch=True)
         await client.start()
-        for _ in range(100):
-            if all(client.instances(service) for service in wanted):
-                break
-            await asyncio.sleep(0.1)
+        try:
+            await wait_for(
+                lambda: all(client.instances(service) for service in wanted),
+                what=f"the registry lists {', '.join(wanted)}",
+            )
+        except BaseException:
+            await client.aclose()
+            raise
         return client
 
     async def origin(self) -> ObjectStore:
@@ -95,8 +99,8 @@ def running_platform(
     result = reelcloud(
         "up", "--detach", "--topology", str(topology), "--data-dir", str(data_dir), env=env
     )
-    assert result.returncode == 0, result.stdout + result.stderr
-    try:
+    try:  # a platform that came up halfway is stopped too
+        assert result.returncode == 0, result.stdout + result.stderr
         wait_status(data_dir, all_up, timeout_s=60)
         yield Platform(data_dir, gateway_port)
     finally:

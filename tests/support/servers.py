@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 from aiohttp import web
 
@@ -14,6 +13,9 @@ from reelcloud.platform.app import STATE, readiness
 from reelcloud.platform.server import resolve_entrypoint, serve
 from reelcloud.platform.settings import Settings
 from reelcloud.platform.topology import Topology
+from tests.support.waiting import wait_for
+
+__all__ = ["RunningService", "registry_peers", "registry_settings", "wait_for"]
 
 
 def registry_settings(topology: Topology, index: int, data_dir: Path) -> Settings:
@@ -43,7 +45,7 @@ class RunningService:
 
     async def start(self) -> RunningService:
         self._task = asyncio.create_task(serve(self.settings, self.app, self._stop))
-        await wait_for(lambda: _ready(self), timeout_s=10)
+        await wait_for(lambda: _ready(self), what=f"{self.settings.service} is ready")
         return self
 
     async def stop(self) -> None:
@@ -66,27 +68,8 @@ async def registry_peers(
         RunningService(registry_settings(topology, i, data_dir))
         for i in range(count if count is not None else len(topology.registry.peers))
     ]
-    await asyncio.gather(*(p.start() for p in peers))
-    try:
+    try:  # a peer that fails to start still has its partners stopped
+        await asyncio.gather(*(p.start() for p in peers))
         yield peers
     finally:
         await asyncio.gather(*(p.stop() for p in peers), return_exceptions=True)
-
-
-async def wait_for(
-    condition: Callable[[], Awaitable[Any]] | Callable[[], Any],
-    *,
-    timeout_s: float = 10.0,
-    interval_s: float = 0.05,
-) -> Any:
-    """Poll until `condition` returns something truthy; fail the test on timeout."""
-    deadline = asyncio.get_running_loop().time() + timeout_s
-    while True:
-        result = condition()
-        if asyncio.iscoroutine(result):
-            result = await result
-        if result:
-            return result
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"condition not met within {timeout_s} s")
-        await asyncio.sleep(interval_s)
