@@ -188,7 +188,7 @@ async def test_no_instance_is_a_502_with_a_clear_message(world, http):
         assert (await response.json())["error"]["message"] == "no instance of ghost is available"
 
 
-async def test_routes_file_changes_apply_without_restart(world, http):
+async def test_routes_file_changes_apply_without_restart(world, http, caplog):
     base = await world.start_gateway()
     await ready(http, base)
     async with http.get(base + "/fresh/slow?s=0") as response:
@@ -196,21 +196,23 @@ async def test_routes_file_changes_apply_without_restart(world, http):
     routes = yaml.safe_load(world.routes.read_text())
     routes["routes"].insert(0, {"prefix": "/fresh", "origin": "echo", "strip_prefix": True})
     world.routes.write_text(yaml.safe_dump(routes))
-    started = asyncio.get_running_loop().time()
 
     async def routed():
         async with http.get(base + "/fresh/slow?s=0") as response:
             return response.status == 200
 
-    await wait_for(routed, timeout_s=2, interval_s=0.05)
-    assert asyncio.get_running_loop().time() - started < 2
+    await wait_for(routed, what="the new route is served, without a restart")
     world.routes.write_text("routes: [this is: not valid")  # a broken edit keeps the old table
-    await asyncio.sleep(0.5)
+    await wait_for(
+        lambda: any("keeping the previous routes" in r.getMessage() for r in caplog.records),
+        what="the gateway reads the broken routes file",
+    )
     assert await routed()
 
 
 async def test_rate_limit_answers_429_with_retry_after(world, http):
-    base = await world.start_gateway(rate_per_client_per_s=5, burst_per_client=5)
+    # One token a second: a slow machine sending these 20 requests refills few, if any.
+    base = await world.start_gateway(rate_per_client_per_s=1, burst_per_client=5)
     statuses = []
     retry_after = None
     for _ in range(20):
@@ -219,7 +221,7 @@ async def test_rate_limit_answers_429_with_retry_after(world, http):
             if response.status == 429:
                 retry_after = response.headers["retry-after"]
     assert statuses[:5] == [200] * 5
-    assert statuses.count(429) >= 12  # a slow machine may refill a token or two meanwhile
+    assert statuses.count(429) >= 12, statuses
     assert retry_after == "1"
 
 
