@@ -29,10 +29,12 @@ def _describe(what: What, condition: Callable[..., Any]) -> str:
         return what()
     if what:
         return what
-    try:  # the condition's own source says what was awaited, for callers that name nothing
-        return inspect.getsource(condition).strip()
-    except (OSError, TypeError):
-        return repr(condition)
+    if getattr(condition, "__name__", "") == "<lambda>":
+        try:  # its source says what was awaited, for callers that name nothing
+            return inspect.getsource(condition).strip()
+        except (OSError, TypeError):
+            pass
+    return repr(condition)  # a bound method names its object: Path.exists of '/run/x.json'
 
 
 def _failure(
