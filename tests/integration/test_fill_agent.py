@@ -126,7 +126,10 @@ async def test_the_bandwidth_cap_holds(tmp_path, origin):
         elapsed = time.monotonic() - started
         rate = sum(len(d) for d in files.values()) / elapsed
         assert agent.bytes_by_source["peer"] == 2_400_000
-        assert cap * 0.9 <= rate <= cap * 1.1, f"{rate:.0f} B/s against a cap of {cap}"
+        # A ceiling only: the fill never goes faster than its cap (uncapped, loopback moves
+        # these 2.4 MB in milliseconds). How close it comes to the cap is a slow machine's
+        # business, not the test's.
+        assert rate <= cap * 1.1, f"{rate:.0f} B/s against a cap of {cap}"
     finally:
         await agent.aclose()
         peer.server.close()

@@ -5,13 +5,13 @@ import hashlib
 import os
 import signal
 import sys
-import time
 
 import orjson
 import pytest
 from tests.support.cli import ROOT, cli_env, reelcloud
 from tests.support.engines import NatsServer
 from tests.support.media import make_audio_only, make_video
+from tests.support.waiting import wait_for
 
 from reelcloud.encoding.pipeline import TitleEncoded, manifest_key
 from reelcloud.launcher.engines.seaweedfs import DEV_ACCESS_KEY, DEV_SECRET_KEY
@@ -116,14 +116,16 @@ async def test_an_encode_killed_midway_publishes_nothing_and_a_rerun_completes(s
         start_new_session=True,
     )  # fmt: skip
     work = tmp_path / "data" / "encoding"
-    deadline = time.monotonic() + 60
-    while not (work.exists() and any(work.iterdir())):
-        assert proc.returncode is None, "ingest ended before encoding"
-        assert time.monotonic() < deadline
-        await asyncio.sleep(0.1)
-    await asyncio.sleep(1.0)  # well into the encode
-    os.killpg(proc.pid, signal.SIGKILL)  # the CLI and its ffmpeg
-    await proc.wait()
+
+    def encoding_midway():
+        assert proc.returncode is None, "ingest ended before it was killed"
+        return work.exists() and any(work.rglob("*.m4s"))  # segments written, more to come
+
+    try:
+        await wait_for(encoding_midway, what="the encode writes its first segments", timeout_s=60)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)  # the CLI and its ffmpeg
+        await proc.wait()
     async with ObjectStore(seaweed.url, DEV_ACCESS_KEY, DEV_SECRET_KEY) as store:
         published = [k for k in await keys_in(store, ASSETS_BUCKET) if k.endswith("manifest.json")]
         assert published == []

@@ -1,9 +1,7 @@
 """The object store client against a real SeaweedFS S3 gateway."""
 
-import asyncio
-import time
-
 import pytest
+from tests.support.waiting import wait_for
 
 from reelcloud.launcher.engines.seaweedfs import DEV_ACCESS_KEY, DEV_SECRET_KEY
 from reelcloud.platform.errors import NotFoundError, UnavailableError
@@ -14,15 +12,22 @@ pytestmark = pytest.mark.asyncio
 
 async def ready_store(url, access=DEV_ACCESS_KEY, secret=DEV_SECRET_KEY):
     store = await ObjectStore(url, access, secret).start()
-    deadline = time.monotonic() + 30
-    while True:  # the gateway answers before its filer is ready for writes
-        try:
-            await store.ensure_bucket(ASSETS_BUCKET)
-            return store
-        except UnavailableError:
-            if time.monotonic() > deadline:
-                raise
-            await asyncio.sleep(0.3)
+
+    async def bucket_made():  # the gateway answers before its filer is ready for writes
+        await store.ensure_bucket(ASSETS_BUCKET)
+        return True
+
+    try:
+        await wait_for(
+            bucket_made,
+            what=f"the S3 gateway at {url} takes writes",
+            interval_s=0.3,
+            ignoring=(UnavailableError,),
+        )
+    except BaseException:
+        await store.aclose()
+        raise
+    return store
 
 
 async def test_put_get_head_list_delete(seaweed):
