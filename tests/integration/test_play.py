@@ -3,8 +3,8 @@ then the multivariant playlist, a media playlist, the key and a segment from the
 denials with their reasons; stream slots; bad input."""
 
 import asyncio
-import time
 import xml.etree.ElementTree as ET
+from collections import Counter
 
 import aiohttp
 import m3u8
@@ -12,9 +12,10 @@ import orjson
 import pytest
 import pytest_asyncio
 from mpegdash.parser import MPEGDASHParser
-from tests.support.cli import cli_env, reelcloud, wait_status
+from tests.support.cli import cli_env, reelcloud, status, wait_status
 from tests.support.platform import all_up, play_path_platform
 from tests.support.titles import publish_title, wait_playable
+from tests.support.waiting import wait_for
 
 from reelcloud.client import PlatformClient
 from reelcloud.client.abr import BufferBased
@@ -165,25 +166,31 @@ async def test_a_member_in_isp_a_plays_from_isp_a_with_keys_and_segments(platfor
                 assert reply.status == 400, bad
         await stop(http, platform, token, played)
 
-    # Every step was an event on the stream.
+    # Every step was an event on the stream (the Play API sends them in the background).
     nats_url = platform.env()["REELCLOUD_NATS_URL"]
     consumer = EventConsumer(nats_url, "test-play", subject="events.play.>")
     await consumer.start()
+    wanted = {"play.started", "play.heartbeat", "play.stopped"}
+    seen: dict[str, list] = {}  # this play's events by type
     try:
-        seen: dict[str, list] = {}
-        for _ in range(20):
+
+        async def all_arrived():
             for envelope, message in await consumer.fetch(batch=500, timeout_s=0.5):
-                seen.setdefault(envelope.type, []).append(envelope.payload)
+                if envelope.payload.get("play_id") == played["play_id"]:
+                    seen.setdefault(envelope.type, []).append(envelope.payload)
                 await message.ack()
-            if {"play.requested", "play.started", "play.heartbeat", "play.stopped"} <= set(seen):
-                break
+            return wanted <= set(seen)
+
+        await wait_for(
+            all_arrived,
+            what=lambda: f"the play's {sorted(wanted)} events arrive (got {sorted(seen)})",
+            interval_s=0,
+        )
     finally:
         await consumer.aclose()
-    heartbeat = next(p for p in seen["play.heartbeat"] if p["play_id"] == played["play_id"])
+    (heartbeat,) = seen["play.heartbeat"]
     assert heartbeat["position_s"] == 2.5
     assert heartbeat["qoe"]["startup_ms"] == 310
-    assert any(p["play_id"] == played["play_id"] for p in seen["play.started"])
-    assert any(p["play_id"] == played["play_id"] for p in seen["play.stopped"])
 
 
 @pytest.mark.asyncio(loop_scope="module")
@@ -284,14 +291,23 @@ async def test_bad_play_requests_get_clear_4xx(platform, titles):
         await stop(http, platform, alice, played)
 
 
-async def timed_play(http, platform, token, title_id, fault=""):
+async def alice_plays(http, platform, token, title_id, fault=""):
     headers = {"Authorization": f"Bearer {token}"}
     if fault:
         headers["X-Reelcloud-Fault"] = fault
     body = {"title_id": title_id, "profile_id": "p-alice", "device_id": "d-alice-browser"}
-    started = time.perf_counter()
     async with http.post(f"{platform.gateway}/api/play", json=body, headers=headers) as reply:
-        return reply.status, await reply.json(), time.perf_counter() - started
+        return reply.status, await reply.json()
+
+
+async def command_events(http, platform, command):
+    """A Play API command's event counts, summed over the Play API's instances."""
+    total: Counter[str] = Counter()
+    for instance in status(platform.data_dir)["instances"]:
+        if instance["service"] == "play-api":
+            async with http.get(f"http://{instance['address']}/resilience/commands") as reply:
+                total.update((await reply.json()).get(command, {}).get("events", {}))
+    return total
 
 
 async def scale(platform, service, count):
@@ -308,41 +324,59 @@ async def test_plays_survive_a_slow_catalog_and_no_steering_but_not_missing_acco
     title_id = titles["us"]["title_id"]
     async with session_from() as http:
         token = await sign_in(http, platform, "alice")
-        status, played, _ = await timed_play(http, platform, token, title_id)
-        assert status == 200, played
+        code, played = await alice_plays(http, platform, token, title_id)
+        assert code == 200, played
         await stop(http, platform, token, played)
 
         # Catalog answers in 2 s: the Play API's 150 ms budget for it runs out, and the title
         # it returned last time serves instead.
-        status, played, elapsed = await timed_play(
+        before = await command_events(http, platform, "catalog")
+        code, played = await alice_plays(
             http, platform, token, title_id, fault="catalog.delay_ms=2000"
         )
-        assert status == 200, played
-        assert elapsed < 1.0, elapsed
+        assert code == 200, played
+        after = await command_events(http, platform, "catalog")
+        assert after["TIMEOUT"] - before["TIMEOUT"] >= 1, (before, after)  # it did not wait
         await stop(http, platform, token, played)
 
         # Steering gone: the last answer for this network and title.
         await scale(platform, "steering", 0)
         try:
-            status, played, _ = await timed_play(http, platform, token, title_id)
-            assert status == 200, played
+            code, played = await alice_plays(http, platform, token, title_id)
+            assert code == 200, played
             assert played["steering_fallback"] is True
             assert played["ocas"][0]["oca_id"].startswith("oca-a-")
             await stop(http, platform, token, played)
         finally:
             await scale(platform, "steering", 1)
 
-        # Accounts gone: an authorisation dependency, so the play fails, fast and clearly.
+        # Accounts gone: an authorisation dependency, so the play fails, and says why.
         await scale(platform, "accounts", 0)
         try:
             for _ in range(3):
-                status, body, elapsed = await timed_play(http, platform, token, title_id)
-                assert status == 503, body
+                code, body = await alice_plays(http, platform, token, title_id)
+                assert code == 503, body
                 assert body["error"]["code"] == "accounts_unavailable"
-                assert elapsed < 0.5, elapsed
         finally:
             await scale(platform, "accounts", 1)
             await asyncio.to_thread(wait_status, platform.data_dir, all_up, 60)
+
+        # The platform is whole again for the tests after this one: once the Play API and the
+        # gateway have found the new instances (and any open breaker has let a trial through),
+        # plays succeed with fresh steering answers.
+        async def plays_normally():
+            token = await sign_in(http, platform, "alice")
+            code, played = await alice_plays(http, platform, token, title_id)
+            if code == 200:
+                await stop(http, platform, token, played)
+            return code == 200 and not played["steering_fallback"]
+
+        await wait_for(
+            plays_normally,
+            what="plays succeed again with accounts and steering back",
+            interval_s=0.2,
+            ignoring=(AssertionError,),  # sign-in refused while accounts is being found
+        )
 
 
 @pytest.mark.asyncio(loop_scope="module")

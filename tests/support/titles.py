@@ -14,6 +14,7 @@ from reelcloud.platform.errors import ReelcloudError
 from reelcloud.platform.settings import Settings, load_settings
 from tests.support.media import make_video
 from tests.support.platform import Platform
+from tests.support.waiting import wait_for
 
 
 def licence(*countries: str) -> list[dict[str, str]]:
@@ -50,21 +51,27 @@ def ingest_settings(platform: Platform, work: Path) -> Settings:
 
 
 async def wait_playable(
-    platform: Platform, title_id: str, *, source_address: str, email: str, tries: int = 300
+    platform: Platform, title_id: str, *, source_address: str, email: str, timeout_s: float = 90
 ) -> None:
     """Until a play of the title is steered to an embedded OCA (catalog, fill and steering
     have caught up). Every trial play is stopped, freeing its stream slot."""
     async with PlatformClient(platform.gateway, source_address=source_address) as client:
         await client.sign_in(email, "reelcloud")
-        last: object = None
-        for _ in range(tries):
-            try:
-                play = await client.play(title_id)
-                await client.stop(play)
-                if any(o["kind"] == "embedded" for o in play.ocas):
-                    return
-                last = play.ocas
-            except ReelcloudError as exc:
-                last = exc
-            await asyncio.sleep(0.2)
-    raise AssertionError(f"the title never became playable: {last}")
+        seen: list[object] = [None]
+
+        async def steered_to_the_edge() -> bool:
+            play = await client.play(title_id)
+            await client.stop(play)
+            seen[0] = play.ocas
+            return any(o["kind"] == "embedded" for o in play.ocas)
+
+        await wait_for(
+            steered_to_the_edge,
+            what=lambda: (
+                f"a play of {title_id} from {source_address} is steered to an "
+                f"embedded OCA (last OCAs: {seen[0]})"
+            ),
+            timeout_s=timeout_s,
+            interval_s=0.2,
+            ignoring=(ReelcloudError,),
+        )
