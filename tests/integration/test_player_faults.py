@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 import pytest
 import pytest_asyncio
 from aiohttp import web
+from tests.support.waiting import wait_for
 
 from reelcloud.apis.play.documents import Pathway, media_playlist, multivariant
 from reelcloud.client import PlatformClient
@@ -137,8 +138,10 @@ async def scripted():
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
     port = site._server.sockets[0].getsockname()[1]
-    yield script, f"http://127.0.0.1:{port}"
-    await runner.cleanup()
+    try:
+        yield script, f"http://127.0.0.1:{port}"
+    finally:
+        await runner.cleanup()
 
 
 async def play_through(gateway: str, **player_options) -> HeadlessPlayer:
@@ -200,8 +203,11 @@ async def test_a_pathway_dropped_by_steering_is_left(scripted):
     script, gateway = scripted
 
     async def drop_oca_1_after_the_first_poll():
-        while script.steering_polls < 1:
-            await asyncio.sleep(0.01)
+        await wait_for(
+            lambda: script.steering_polls >= 1,
+            what="the player polls the steering manifest",
+            interval_s=0.01,
+        )
         script.steering_order = ["oca-2", "oca-3"]  # oca-1 stopped reporting, say
 
     dropping = asyncio.create_task(drop_oca_1_after_the_first_poll())
@@ -219,11 +225,9 @@ async def test_a_pathway_dropped_by_steering_is_left(scripted):
 async def test_a_key_that_does_not_decrypt_ends_the_play_with_a_clear_error(scripted):
     script, gateway = scripted
     script.wrong_key = True
-    started = asyncio.get_running_loop().time()
     with pytest.raises(PlaybackError, match="does not decrypt") as failure:
-        await play_through(gateway)
+        await play_through(gateway)  # which fails the test, rather than hang, after 20 s
     assert failure.value.code == "no_oca"
-    assert asyncio.get_running_loop().time() - started < 10
     assert script.stops  # the stream slot is given back
 
 
