@@ -17,18 +17,21 @@ from reelcloud.client import PlatformClient
 from reelcloud.client.abr import BufferBased
 from reelcloud.client.player import HeadlessPlayer, PlaybackError
 from reelcloud.encoding.encryption import KEY_URI_PLACEHOLDER, encrypt_segment
+from reelcloud.platform.assets import AssetManifest
 
 pytestmark = pytest.mark.asyncio
 
 KEY = bytes(range(16))
 SEGMENTS = 6
-MANIFEST = {
+MANIFEST = AssetManifest.model_validate({
+    "title_id": "t-1", "files": [],
     "rungs": [
         {"name": n, "peak_bps": b, "average_bps": b, "width": w, "height": h, "codecs": "avc1",
-         "hls_playlist": f"hls_{h}.m3u8"}
+         "hls_playlist": f"hls_{h}.m3u8", "representation_id": str(h), "video_kbps": b // 1000,
+         "playlist": f"media_{h}.m3u8"}
         for n, b, w, h in (("240p", 200_000, 426, 240), ("480p", 900_000, 854, 480))
     ],
-}  # fmt: skip
+})  # fmt: skip
 PATHWAYS = ["oca-1", "oca-2", "oca-3"]
 
 

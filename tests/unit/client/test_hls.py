@@ -3,18 +3,21 @@ import pytest
 from reelcloud.apis.play.documents import Pathway, media_playlist, multivariant
 from reelcloud.client.hls import parse_media, parse_multivariant
 from reelcloud.encoding.encryption import KEY_URI_PLACEHOLDER
+from reelcloud.platform.assets import AssetManifest
 from reelcloud.platform.errors import BadRequestError
 
-MANIFEST = {
-    "fps": 30,
+MANIFEST = AssetManifest.model_validate({
+    "title_id": "t-1", "files": [], "fps": 30,
     "audio": {"playlist": "media_2.m3u8", "hls_playlist": "hls_2.m3u8"},
     "rungs": [
         {"name": "240p", "width": 426, "height": 240, "peak_bps": 500_000, "average_bps": 400_000,
-         "codecs": "avc1.640015,mp4a.40.2", "hls_playlist": "hls_0.m3u8"},
+         "codecs": "avc1.640015,mp4a.40.2", "hls_playlist": "hls_0.m3u8",
+         "representation_id": "0", "video_kbps": 350, "playlist": "media_0.m3u8"},
         {"name": "360p", "width": 640, "height": 360, "peak_bps": 900_000, "average_bps": 800_000,
-         "codecs": "avc1.64001e,mp4a.40.2", "hls_playlist": "hls_1.m3u8"},
+         "codecs": "avc1.64001e,mp4a.40.2", "hls_playlist": "hls_1.m3u8",
+         "representation_id": "1", "video_kbps": 700, "playlist": "media_1.m3u8"},
     ],
-}  # fmt: skip
+})  # fmt: skip
 PATHWAYS = [Pathway("oca-a-1", "http://127.10.255.1:8700/v/tok/t-1/"), Pathway("oca-ixp-1", "http://127.30.255.1:8700/v/tok/t-1/")]  # fmt: skip
 TEMPLATE = f"""#EXTM3U
 #EXT-X-VERSION:6

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
-from typing import Any
 from urllib.parse import quote
 
-from reelcloud.encoding.encryption import KEY_URI_PLACEHOLDER
+from reelcloud.platform.assets import KEY_URI_PLACEHOLDER, AssetManifest
 
 MPD_NS = "urn:mpeg:dash:schema:mpd:2011"
 
@@ -29,7 +28,7 @@ def _attr(value: str) -> str:
 
 
 def multivariant(
-    manifest: dict[str, Any],
+    manifest: AssetManifest,
     rungs: list[str],
     pathways: list[Pathway],
     media_url: str,
@@ -42,29 +41,30 @@ def multivariant(
             f'#EXT-X-CONTENT-STEERING:SERVER-URI="{_attr(steering_url)}",'
             f'PATHWAY-ID="{_attr(pathways[0].oca_id)}"'
         )
-    audio = manifest.get("audio")
-    chosen = [r for r in manifest["rungs"] if r["name"] in rungs]
+    audio = manifest.audio
+    chosen = [r for r in manifest.rungs if r.name in rungs]
+    fps = float(manifest.fps or 30)
     for index, pathway in enumerate(pathways):
         group = f"audio-{pathway.oca_id}"
-        if audio:
-            uri = media_url.format(pathway=index, playlist=audio["hls_playlist"])
+        if audio is not None:
+            uri = media_url.format(pathway=index, playlist=audio.hls_playlist)
             lines.append(
                 f'#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="{group}",NAME="audio",LANGUAGE="und",'
                 f'DEFAULT=YES,AUTOSELECT=YES,CHANNELS="2",URI="{uri}"'
             )
         for rung in chosen:
             attributes = [
-                f"BANDWIDTH={rung['peak_bps']}",
-                f"AVERAGE-BANDWIDTH={rung['average_bps']}",
-                f"RESOLUTION={rung['width']}x{rung['height']}",
-                f'CODECS="{_attr(rung["codecs"])}"',
-                f"FRAME-RATE={float(manifest.get('fps') or 30):.3f}",
+                f"BANDWIDTH={rung.peak_bps}",
+                f"AVERAGE-BANDWIDTH={rung.average_bps}",
+                f"RESOLUTION={rung.width}x{rung.height}",
+                f'CODECS="{_attr(rung.codecs)}"',
+                f"FRAME-RATE={fps:.3f}",
                 f'PATHWAY-ID="{_attr(pathway.oca_id)}"',
             ]
-            if audio:
+            if audio is not None:
                 attributes.append(f'AUDIO="{group}"')
             lines.append("#EXT-X-STREAM-INF:" + ",".join(attributes))
-            lines.append(media_url.format(pathway=index, playlist=rung["hls_playlist"]))
+            lines.append(media_url.format(pathway=index, playlist=rung.hls_playlist))
     return "\n".join(lines) + "\n"
 
 

@@ -3,16 +3,24 @@
 Built on aiomcache (asyncio, pooled connections per node). Every call has a timeout: reads fail
 fast (20 ms by default, EVCache's read timeout), writes get longer (2.5 s). Errors surface as
 `UnavailableError` so the replicated store above can count them and try another zone.
+
+A call that times out (or is cancelled) while its reply is still on the way leaves aiomcache's
+connection in the pool with that reply unread; the next call on it would read the old reply
+as its own. Such a node's idle connections are closed, so the next call opens a clean one.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
+from typing import TypeVar
 
 import aiomcache
 
 from reelcloud.platform.cache.ring import HashRing
 from reelcloud.platform.errors import UnavailableError
+
+T = TypeVar("T")
 
 
 def parse_nodes(spec: str) -> list[tuple[str, int]]:
@@ -47,27 +55,38 @@ class MemcachedStore:
     def _client(self, key: str) -> aiomcache.Client:
         return self._clients[self._ring.node_for(key)]
 
-    async def get(self, key: str) -> bytes | None:
+    async def _run(
+        self, client: aiomcache.Client, op: str, timeout_s: float, call: Awaitable[T]
+    ) -> T:
         try:
-            async with asyncio.timeout(self._read_timeout_s):
-                value: bytes | None = await self._client(key).get(key.encode())
-                return value
-        except (OSError, TimeoutError, aiomcache.exceptions.ClientException) as exc:
-            raise UnavailableError(f"memcached get failed: {type(exc).__name__}") from exc
+            async with asyncio.timeout(timeout_s):
+                return await call
+        except TimeoutError as exc:  # before OSError: TimeoutError is one
+            await client.close()  # the timed-out connection is back in the pool, unread
+            message = f"memcached {op} timed out after {timeout_s * 1000:g} ms"
+            raise UnavailableError(message) from exc
+        except (OSError, aiomcache.exceptions.ClientException) as exc:
+            raise UnavailableError(f"memcached {op} failed: {type(exc).__name__}") from exc
+        except asyncio.CancelledError:
+            await client.close()
+            raise
+
+    async def get(self, key: str) -> bytes | None:
+        client = self._client(key)
+        value: bytes | None = await self._run(
+            client, "get", self._read_timeout_s, client.get(key.encode())
+        )
+        return value
 
     async def set(self, key: str, value: bytes, ttl_s: int) -> None:
-        try:
-            async with asyncio.timeout(self._write_timeout_s):
-                await self._client(key).set(key.encode(), value, exptime=ttl_s)
-        except (OSError, TimeoutError, aiomcache.exceptions.ClientException) as exc:
-            raise UnavailableError(f"memcached set failed: {type(exc).__name__}") from exc
+        client = self._client(key)
+        await self._run(
+            client, "set", self._write_timeout_s, client.set(key.encode(), value, exptime=ttl_s)
+        )
 
     async def delete(self, key: str) -> None:
-        try:
-            async with asyncio.timeout(self._write_timeout_s):
-                await self._client(key).delete(key.encode())
-        except (OSError, TimeoutError, aiomcache.exceptions.ClientException) as exc:
-            raise UnavailableError(f"memcached delete failed: {type(exc).__name__}") from exc
+        client = self._client(key)
+        await self._run(client, "delete", self._write_timeout_s, client.delete(key.encode()))
 
     async def aclose(self) -> None:
         for client in self._clients.values():
