@@ -8,7 +8,7 @@ import pytest
 import pytest_asyncio
 from tests.support.platform import Platform, running_platform
 
-from reelcloud.platform.errors import NotFoundError, UnauthenticatedError
+from reelcloud.platform.errors import BadRequestError, NotFoundError, UnauthenticatedError
 from reelcloud.platform.rpc import RpcClient
 from reelcloud.rpc import accounts_pb2, accounts_pb2_grpc
 
@@ -198,3 +198,43 @@ async def test_bad_sign_ups_are_refused_with_400(platform, change):
     ):
         assert reply.status == 400, await reply.text()
         assert (await reply.json())["error"]["code"]
+
+
+@pytest.mark.asyncio(loop_scope="module")
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("signup", {"email": "nul\u0000@example.test"}),
+        ("signup", {"name": "Zo\u0000e"}),
+        ("signup", {"password": "long\u0000enough"}),
+        ("signup", {"country": "U\u0000"}),
+        ("login", {"email": "alice@reelcloud.test\u0000"}),
+        ("login", {"password": "reelcloud\u0000"}),
+    ],
+)
+async def test_a_nul_character_in_a_field_is_a_400_not_a_500(platform, path, body):
+    """PostgreSQL refuses NUL in text: it must never get that far."""
+    _, base = platform
+    signup = {"email": "nul@example.test", "password": "long enough", "name": "N", "country": "US"}
+    login = {"email": "alice@reelcloud.test", "password": "reelcloud"}
+    form = (signup if path == "signup" else login) | body
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(f"{base}/api/accounts/{path}", json=form) as reply,
+    ):
+        assert reply.status == 400, await reply.text()
+        error = (await reply.json())["error"]
+        assert error["code"] == "bad_request"
+        assert "NUL" in error["message"]
+
+
+@pytest.mark.asyncio(loop_scope="module")
+async def test_a_nul_character_in_an_id_over_grpc_is_a_bad_request(accounts):
+    for method, request in (
+        ("GetMember", accounts_pb2.GetMemberRequest(member_id="m-alice\x00")),
+        ("GetMember", accounts_pb2.GetMemberRequest(member_id="m-alice", session_id="s\x00")),
+        ("GetProfile", accounts_pb2.GetProfileRequest(member_id="m-bruno", profile_id="p\x00")),
+        ("GetDevice", accounts_pb2.GetDeviceRequest(member_id="m\x00", device_id="d-chen-tv")),
+    ):
+        with pytest.raises(BadRequestError):
+            await accounts.call(method, request, timeout_s=2)

@@ -13,8 +13,9 @@ from tests.support.engines import NatsServer
 from tests.support.media import make_audio_only, make_video
 from tests.support.waiting import wait_for
 
-from reelcloud.encoding.pipeline import TitleEncoded, manifest_key
+from reelcloud.encoding.pipeline import TitleEncoded
 from reelcloud.launcher.engines.seaweedfs import DEV_ACCESS_KEY, DEV_SECRET_KEY
+from reelcloud.platform.assets import manifest_key
 from reelcloud.platform.events import EventConsumer, decode
 from reelcloud.platform.storage import ASSETS_BUCKET, KEYS_BUCKET, SOURCES_BUCKET, ObjectStore
 

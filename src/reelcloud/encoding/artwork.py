@@ -8,9 +8,9 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+from reelcloud.encoding.priority import start_background
 from reelcloud.encoding.probe import SourceInfo
 from reelcloud.encoding.tools import ffmpeg_binary
-from reelcloud.platform.children import die_with_parent
 from reelcloud.platform.errors import ReelcloudError
 
 ARTWORK_NAME = "artwork.jpg"
@@ -53,11 +53,8 @@ def command(source: SourceInfo, out: Path) -> list[str]:
 async def grab_artwork(source: SourceInfo, out_dir: Path) -> dict[str, Any]:
     """Write `out_dir/artwork.jpg`; returns what the asset manifest says of it."""
     out = out_dir / ARTWORK_NAME
-    proc = await asyncio.create_subprocess_exec(
-        *command(source, out),
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE,
-        preexec_fn=die_with_parent(),
+    proc = await start_background(
+        command(source, out), stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE
     )
     _, stderr = await proc.communicate()
     if proc.returncode != 0 or not out.exists() or out.stat().st_size == 0:

@@ -10,16 +10,10 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from reelcloud.encoding.pipeline import (
-    Progress,
-    TitleMetadata,
-    file_digest,
-    ingest,
-    manifest_key,
-    title_id_for,
-)
+from reelcloud.encoding.pipeline import Progress, TitleMetadata, file_digest, ingest, title_id_for
+from reelcloud.encoding.priority import start_background
 from reelcloud.encoding.tools import ffmpeg_binary
-from reelcloud.platform.children import die_with_parent
+from reelcloud.platform.assets import manifest_key
 from reelcloud.platform.settings import Settings
 from reelcloud.platform.storage import ASSETS_BUCKET, ObjectStore
 
@@ -106,14 +100,13 @@ async def make_source(demo: DemoTitle, path: Path, *, seconds: int, size: str = 
             ":box=1:boxcolor=black@0.5:x=(w-text_w)/2:y=h-60"
         )
     tmp = path.with_suffix(".tmp.mp4")
-    proc = await asyncio.create_subprocess_exec(
+    proc = await start_background([
         ffmpeg_binary(), "-hide_banner", "-loglevel", "error", "-y", "-nostdin",
         "-f", "lavfi", "-i", picture,
         "-f", "lavfi", "-i", f"sine=frequency={demo.tone_hz}:duration={seconds}",
         "-c:v", "libx264", "-preset", "veryfast", "-crf", "20", "-pix_fmt", "yuv420p",
         "-c:a", "aac", "-shortest", "-t", str(seconds), str(tmp),
-        preexec_fn=die_with_parent(),
-    )  # fmt: skip
+    ])  # fmt: skip
     if await proc.wait() != 0:
         raise RuntimeError(f"could not make the demo source for {demo.metadata.title}")
     await asyncio.to_thread(tmp.replace, path)

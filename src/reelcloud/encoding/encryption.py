@@ -4,8 +4,9 @@ name them with an `EXT-X-KEY`.
 Each segment is encrypted whole with AES-128-CBC (PKCS#7 padding); its IV is its media
 sequence number, as RFC 8216 §5.2 prescribes when the key tag gives none, so no IV needs to be
 written anywhere. Initialisation sections stay clear (the `EXT-X-MAP` comes before the key
-tag). The key tag's URI is a placeholder: the Play API writes each play's licence URL in its
-place. The clear segments stay for DASH, which would need CENC for encryption.
+tag). The key tag's URI is a placeholder (`platform.assets.KEY_URI_PLACEHOLDER`): the Play
+API writes each play's licence URL in its place. The clear segments stay for DASH, which would
+need CENC for encryption.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from pathlib import Path
 from cryptography.hazmat.primitives import padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-KEY_URI_PLACEHOLDER = "reelcloud-key"
+from reelcloud.platform.assets import KEY_URI_PLACEHOLDER
+
 ENCRYPTED_PREFIX = "enc-"
 
 

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from reelcloud.encoding.ladder import AUDIO_KBPS, Rung
+from reelcloud.encoding.priority import start_background
 from reelcloud.encoding.probe import SourceInfo
 from reelcloud.encoding.tools import ffmpeg_binary
-from reelcloud.platform.children import die_with_parent
 from reelcloud.platform.errors import ReelcloudError
 
 log = logging.getLogger(__name__)
@@ -89,11 +89,9 @@ def command(plan: EncodePlan) -> list[str]:
 async def encode(plan: EncodePlan, progress: Progress | None = None) -> None:
     """Run the encode; raises EncodeError with ffmpeg's last words if it fails."""
     plan.out_dir.mkdir(parents=True, exist_ok=True)
-    proc = await asyncio.create_subprocess_exec(
-        *command(plan),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        preexec_fn=die_with_parent(),  # an interrupted ingest leaves no ffmpeg running
+    # Background priority, and it dies with us: an interrupted ingest leaves no ffmpeg.
+    proc = await start_background(
+        command(plan), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
     )
     assert proc.stdout is not None
     assert proc.stderr is not None

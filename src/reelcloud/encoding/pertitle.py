@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from reelcloud.encoding.ladder import Rung, ladder_for
+from reelcloud.encoding.priority import start_background
 from reelcloud.encoding.probe import SourceInfo
 from reelcloud.encoding.tools import ffmpeg_binary
-from reelcloud.platform.children import die_with_parent
 from reelcloud.platform.errors import ReelcloudError
 
 BITRATE_FACTORS = (0.25, 0.5, 1.0, 2.0)  # of each candidate rung's standard bitrate
@@ -84,11 +84,8 @@ def choose_ladder(points: list[Point], *, min_gain_vmaf: float = 2.0) -> list[Ru
 
 
 async def _run(argv: list[str]) -> str:
-    proc = await asyncio.create_subprocess_exec(
-        *argv,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE,
-        preexec_fn=die_with_parent(),
+    proc = await start_background(
+        argv, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE
     )
     _, stderr = await proc.communicate()
     text = stderr.decode(errors="replace")

@@ -20,8 +20,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-import orjson
-
 from reelcloud.encoding.artwork import grab_artwork
 from reelcloud.encoding.encryption import encrypt_hls
 from reelcloud.encoding.ffmpeg import EncodePlan, encode
@@ -29,6 +27,8 @@ from reelcloud.encoding.ladder import AUDIO_KBPS
 from reelcloud.encoding.packaging import finish_hls
 from reelcloud.encoding.pertitle import per_title_ladder
 from reelcloud.encoding.probe import SourceInfo, probe
+from reelcloud.platform import assets
+from reelcloud.platform.assets import AssetManifest, manifest_key
 from reelcloud.platform.events import EventPayload, EventProducer
 from reelcloud.platform.settings import Settings
 from reelcloud.platform.storage import ASSETS_BUCKET, KEYS_BUCKET, SOURCES_BUCKET, ObjectStore
@@ -47,6 +47,9 @@ Progress = Callable[[str, float], None]  # stage, fraction done
 
 @dataclass(frozen=True)
 class TitleMetadata:
+    """What the person ingesting says of the title (`platform.assets.TitleMetadata` in the
+    manifest; this one takes its fields in order, as callers write them)."""
+
     title: str
     year: int | None = None
     genres: list[str] = field(default_factory=list)
@@ -80,10 +83,6 @@ def title_id_for(source_digest: str) -> str:
     return "t-" + source_digest[:16]
 
 
-def manifest_key(title_id: str) -> str:
-    return f"titles/{title_id}/manifest.json"
-
-
 async def ingest(
     settings: Settings,
     path: Path,
@@ -101,7 +100,8 @@ async def ingest(
         existing = await store.head(ASSETS_BUCKET, manifest_key(title_id))
         if existing is not None:
             log.info("%s is already published", title_id)
-            return dict(orjson.loads(await store.get(ASSETS_BUCKET, manifest_key(title_id))))
+            published = await store.get(ASSETS_BUCKET, manifest_key(title_id))
+            return AssetManifest.parse(published).model_dump(mode="json")
         prefix = f"titles/{title_id}/"
         await store.delete_prefix(ASSETS_BUCKET, prefix)  # leftovers of an interrupted run
         work = settings.data_dir / "encoding" / title_id
@@ -119,27 +119,28 @@ async def ingest(
             await encode(plan, progress=lambda done: report("encode", done))
             artwork = await grab_artwork(info, plan.out_dir)
             figures = finish_hls(plan)
-            key = secrets.token_bytes(16)
+            key, key_id = secrets.token_bytes(16), secrets.token_hex(8)
             report("encrypt", 0.0)
             encrypted = await asyncio.to_thread(encrypt_hls, plan.out_dir, key)
             report("encrypt", 1.0)
-            manifest = build_manifest(title_id, source_id, info, metadata, plan, figures, encrypted)
-            manifest["artwork"] = artwork
-            manifest["ladder_probes"] = [
+            probes = [
                 {"height": p.rung.height, "video_kbps": p.rung.video_kbps, "vmaf": round(p.vmaf, 2)}
                 for p in points
             ]
-            files = manifest["files"]
+            manifest = build_manifest(
+                title_id, source_id, info, metadata, plan, figures, encrypted, key_id,
+                artwork, probes,
+            )  # fmt: skip
+            files = manifest.files
             for index, entry in enumerate(files):
-                local = plan.out_dir / entry["name"]
+                local = plan.out_dir / entry.name
                 content_type = CONTENT_TYPES.get(local.suffix, "application/octet-stream")
-                await store.put_file(ASSETS_BUCKET, prefix + entry["name"], local, content_type)
+                await store.put_file(ASSETS_BUCKET, prefix + entry.name, local, content_type)
                 report("upload", (index + 1) / len(files))
-            key_id = manifest["encryption"]["key_id"]
             await store.put(KEYS_BUCKET, f"{title_id}/{key_id}.key", key)
             # Published: from here on the title exists.
             await store.put(
-                ASSETS_BUCKET, manifest_key(title_id), orjson.dumps(manifest), "application/json"
+                ASSETS_BUCKET, manifest_key(title_id), manifest.to_json(), "application/json"
             )
         except BaseException:
             await store.delete_prefix(ASSETS_BUCKET, prefix)
@@ -148,7 +149,7 @@ async def ingest(
         finally:
             shutil.rmtree(work, ignore_errors=True)
     await announce(settings, manifest)
-    return manifest
+    return manifest.model_dump(mode="json")
 
 
 def build_manifest(
@@ -159,65 +160,65 @@ def build_manifest(
     plan: EncodePlan,
     figures: dict[str, dict[str, Any]],
     encrypted: dict[str, str],
-) -> dict[str, Any]:
-    """What the playback service reads: renditions, codecs, and every file with its content
-    id (a hash: OCAs, steering and fill name files by it)."""
-    files = []
-    for local in sorted(plan.out_dir.iterdir()):
-        if local.is_file():
-            files.append(
-                {
-                    "name": local.name,
-                    "content_id": file_digest(local),
-                    "size": local.stat().st_size,
-                }
-            )
+    key_id: str,
+    artwork: dict[str, Any] | None = None,
+    ladder_probes: list[dict[str, float]] | None = None,
+) -> AssetManifest:
+    """What the playback side reads: renditions, codecs, and every file with its content id
+    (a hash: OCAs, steering and fill name files by it)."""
+    files = [
+        assets.AssetFile(name=local.name, content_id=file_digest(local), size=local.stat().st_size)
+        for local in sorted(plan.out_dir.iterdir())
+        if local.is_file()
+    ]
     rungs = []
     for index, rung in enumerate(plan.rungs):
-        width = round(info.width * rung.height / info.height / 2) * 2
+        measured = figures[rung.name]
         rungs.append(
-            {
-                "name": rung.name,
-                "representation_id": str(index),
-                "width": width,
-                "height": rung.height,
-                "video_kbps": rung.video_kbps,
-                "codecs": figures[rung.name]["codecs"],
-                "peak_bps": figures[rung.name]["peak_bps"],
-                "average_bps": figures[rung.name]["average_bps"],
-                "playlist": f"media_{index}.m3u8",
-                "hls_playlist": encrypted[f"media_{index}.m3u8"],
-            }
+            assets.Rung(
+                name=rung.name,
+                representation_id=str(index),
+                width=round(info.width * rung.height / info.height / 2) * 2,
+                height=rung.height,
+                video_kbps=rung.video_kbps,
+                codecs=measured["codecs"],
+                peak_bps=measured["peak_bps"],
+                average_bps=measured["average_bps"],
+                playlist=f"media_{index}.m3u8",
+                hls_playlist=encrypted[f"media_{index}.m3u8"],
+            )
         )
     audio_playlist = f"media_{len(plan.rungs)}.m3u8"
     audio = (
-        {"playlist": audio_playlist, "hls_playlist": encrypted[audio_playlist]}
+        assets.AudioTrack(playlist=audio_playlist, hls_playlist=encrypted[audio_playlist])
         if audio_playlist in encrypted
         else None
     )
-    return {
-        "title_id": title_id,
-        "source_id": source_id,
-        "metadata": asdict(metadata),
-        "duration_s": round(info.duration_s, 3),
-        "fps": info.fps,
-        "segment_s": plan.segment_s,
-        "audio_kbps": AUDIO_KBPS if info.has_audio else 0,
-        "audio": audio,
-        "rungs": rungs,
-        "hls": "master.m3u8",
-        "dash": "manifest.mpd",
+    return AssetManifest(
+        title_id=title_id,
+        source_id=source_id,
+        metadata=assets.TitleMetadata(**asdict(metadata)),
+        duration_s=round(info.duration_s, 3),
+        fps=info.fps,
+        segment_s=plan.segment_s,
+        audio_kbps=AUDIO_KBPS if info.has_audio else 0,
+        audio=audio,
+        rungs=rungs,
+        hls="master.m3u8",
+        dash="manifest.mpd",
         # HLS segments: AES-128, IV = media sequence number (encoding/encryption.py).
-        "encryption": {"method": "AES-128", "key_id": secrets.token_hex(8), "iv": "sequence"},
-        "files": files,
-        "encoded_at": time.time(),
-    }
+        encryption=assets.Encryption(method="AES-128", key_id=key_id, iv="sequence"),
+        files=files,
+        encoded_at=time.time(),
+        artwork=None if artwork is None else assets.Artwork.model_validate(artwork),
+        ladder_probes=ladder_probes or [],
+    )
 
 
-async def announce(settings: Settings, manifest: dict[str, Any]) -> None:
+async def announce(settings: Settings, manifest: AssetManifest) -> None:
     """Publish `title.encoded`; without NATS configured, say so in the log and go on."""
     if not settings.nats_url:
-        log.warning("no NATS configured: title.encoded not published for %s", manifest["title_id"])
+        log.warning("no NATS configured: title.encoded not published for %s", manifest.title_id)
         return
     producer = EventProducer(
         settings.nats_url,
@@ -227,11 +228,11 @@ async def announce(settings: Settings, manifest: dict[str, Any]) -> None:
     await producer.start()
     producer.publish(
         TitleEncoded(
-            title_id=manifest["title_id"],
-            title=manifest["metadata"]["title"],
-            manifest_key=manifest_key(manifest["title_id"]),
-            rungs=[r["name"] for r in manifest["rungs"]],
-            duration_s=manifest["duration_s"],
+            title_id=manifest.title_id,
+            title=manifest.metadata.title,
+            manifest_key=manifest_key(manifest.title_id),
+            rungs=manifest.rung_names(),
+            duration_s=manifest.duration_s,
         )
     )
     await producer.aclose(drain_timeout_s=5)

@@ -143,7 +143,12 @@ class Supervisor:
             return
         spec = ProcessSpec(
             name="demo-seed",
+            # At background priority (nice, SCHED_BATCH, its session's autogroup): the encodes
+            # must not starve the services that just came up.
             argv=[
+                sys.executable,
+                "-m",
+                "reelcloud.encoding.priority",
                 sys.executable,
                 "-m",
                 "reelcloud",

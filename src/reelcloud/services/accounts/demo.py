@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import logging
 
-from reelcloud.services.accounts.store import AccountsStore
+from reelcloud.services.accounts.models import Device, Member, NewMember, Profile
+from reelcloud.services.accounts.service import AccountsService
 
 log = logging.getLogger(__name__)
 
@@ -20,25 +21,33 @@ DEMO_MEMBERS = (
 )
 
 
-async def seed_demo_members(store: AccountsStore) -> int:
-    if await store.pool.fetchval("SELECT count(*) FROM members"):
+def demo_member(
+    member_id: str, email: str, name: str, country: str, plan: str, status: str
+) -> NewMember:
+    short = member_id.removeprefix("m-")
+    return NewMember(
+        Member(member_id, email, name, country, plan, status),
+        profiles=[
+            Profile(id=f"p-{short}", member_id=member_id, name=name, maturity="R"),
+            Profile(id=f"p-{short}-kids", member_id=member_id, name="Kids", maturity="G"),
+        ],
+        devices=[
+            Device(
+                id=f"d-{short}-{kind}",
+                member_id=member_id,
+                type=kind,
+                max_height=height,
+                drm="aes-128",
+            )
+            for kind, height in (("browser", 1080), ("tv", 2160), ("phone", 720))
+        ],
+    )
+
+
+async def seed_demo_members(service: AccountsService) -> int:
+    if await service.store.has_members():
         return 0
-    for member_id, email, name, country, plan, status in DEMO_MEMBERS:
-        short = member_id.removeprefix("m-")
-        await store.create_member(
-            member_id=member_id,
-            email=email,
-            password=DEMO_PASSWORD,
-            name=name,
-            country=country,
-            plan=plan,
-            status=status,
-            profiles=[(f"p-{short}", name, "R"), (f"p-{short}-kids", "Kids", "G")],
-            devices=[
-                (f"d-{short}-browser", "browser", 1080, "aes-128"),
-                (f"d-{short}-tv", "tv", 2160, "aes-128"),
-                (f"d-{short}-phone", "phone", 720, "aes-128"),
-            ],
-        )
+    for row in DEMO_MEMBERS:
+        await service.add_member(demo_member(*row), DEMO_PASSWORD)
     log.info("seeded %d demo members (password %r)", len(DEMO_MEMBERS), DEMO_PASSWORD)
     return len(DEMO_MEMBERS)

@@ -1,19 +1,14 @@
-"""The accounts database: members, profiles, devices, sessions; passwords hashed with argon2."""
+"""The accounts database: members, profiles, devices and sessions. The only place that speaks
+SQL for them; rows come back as the service's models."""
 
 from __future__ import annotations
 
-import asyncio
-import secrets
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
 
-from reelcloud.platform.errors import ConflictError, NotFoundError, UnauthenticatedError
-from reelcloud.services.accounts.plans import PLANS
+from reelcloud.services.accounts.models import Device, Member, NewMember, Profile, Session
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS members (
@@ -50,86 +45,129 @@ CREATE INDEX IF NOT EXISTS profiles_member ON profiles (member_id);
 CREATE INDEX IF NOT EXISTS devices_member ON devices (member_id);
 """
 
-# argon2id at OWASP's recommended minimum (19 MiB, 2 passes, 1 lane): ~25-50 ms a sign-in here.
-# The library default (RFC 9106's 64 MiB, 3 passes, 4 lanes) took ~0.85 s of both cores per
-# sign-in on this 2-core machine: a few dozen members signing in at once queued for seconds.
-# Hashes carry their parameters, so older ones still verify.
-HASHER = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
-# Checked when the email is unknown too, so both failures take the same time.
-_DUMMY_HASH = HASHER.hash("reelcloud-no-such-member")
+
+def _member(row: Any) -> Member:
+    return Member(
+        id=row["id"],
+        email=row["email"],
+        name=row["name"],
+        country=row["country"],
+        plan_name=row["plan"],
+        status=row["status"],
+    )
 
 
-@dataclass(frozen=True)
-class Session:
-    id: str
-    member_id: str
-    expires_at: datetime
+def _profile(row: Any) -> Profile:
+    return Profile(
+        id=row["id"], member_id=row["member_id"], name=row["name"], maturity=row["maturity"]
+    )
 
 
-def new_id(prefix: str) -> str:
-    return f"{prefix}-{secrets.token_hex(8)}"
+def _device(row: Any) -> Device:
+    return Device(
+        id=row["id"],
+        member_id=row["member_id"],
+        type=row["type"],
+        max_height=row["max_height"],
+        drm=row["drm"],
+    )
+
+
+def _epoch(value: datetime | None) -> float | None:
+    return None if value is None else value.timestamp()
 
 
 class AccountsStore:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self.pool = pool
 
-    async def member(self, member_id: str) -> dict[str, Any]:
+    async def has_members(self) -> bool:
+        return bool(await self.pool.fetchval("SELECT EXISTS (SELECT 1 FROM members)"))
+
+    async def member(self, member_id: str) -> Member | None:
         row = await self.pool.fetchrow("SELECT * FROM members WHERE id = $1", member_id)
-        if row is None:
-            raise NotFoundError("no such member")
-        return dict(row)
+        return None if row is None else _member(row)
 
-    async def owned(self, table: str, member_id: str, item_id: str) -> dict[str, Any]:
-        assert table in ("profiles", "devices")
+    async def credentials(self, email: str) -> tuple[Member, str] | None:
+        """The member with this (lower-case) email and its password hash."""
+        row = await self.pool.fetchrow("SELECT * FROM members WHERE email = $1", email)
+        return None if row is None else (_member(row), row["password_hash"])
+
+    async def profile(self, member_id: str, profile_id: str) -> Profile | None:
         row = await self.pool.fetchrow(
-            f"SELECT * FROM {table} WHERE id = $1 AND member_id = $2", item_id, member_id
+            "SELECT * FROM profiles WHERE id = $1 AND member_id = $2", profile_id, member_id
         )
-        if row is None:  # someone else's looks the same as nobody's
-            raise NotFoundError(f"no such {table[:-1]} for this member")
-        return dict(row)
+        return None if row is None else _profile(row)
 
-    async def listing(self, table: str, member_id: str) -> list[dict[str, Any]]:
-        assert table in ("profiles", "devices")
+    async def device(self, member_id: str, device_id: str) -> Device | None:
+        row = await self.pool.fetchrow(
+            "SELECT * FROM devices WHERE id = $1 AND member_id = $2", device_id, member_id
+        )
+        return None if row is None else _device(row)
+
+    async def profiles(self, member_id: str) -> list[Profile]:
         rows = await self.pool.fetch(
-            f"SELECT * FROM {table} WHERE member_id = $1 ORDER BY id", member_id
+            "SELECT * FROM profiles WHERE member_id = $1 ORDER BY id", member_id
         )
-        return [dict(r) for r in rows]
+        return [_profile(r) for r in rows]
 
-    async def check_password(self, email: str, password: str) -> dict[str, Any]:
-        row = await self.pool.fetchrow("SELECT * FROM members WHERE email = $1", email.lower())
-        stored = row["password_hash"] if row is not None else _DUMMY_HASH
-        refused = UnauthenticatedError("wrong email or password", code="invalid_credentials")
+    async def devices(self, member_id: str) -> list[Device]:
+        rows = await self.pool.fetch(
+            "SELECT * FROM devices WHERE member_id = $1 ORDER BY id", member_id
+        )
+        return [_device(r) for r in rows]
+
+    async def add_member(self, new: NewMember, password_hash: str) -> bool:
+        """The member, its profiles and devices, in one transaction; False (and nothing
+        written) when its email already has an account. Ids already present are left as
+        they are, so seeding twice is harmless."""
+        member = new.member
         try:
-            await asyncio.to_thread(HASHER.verify, stored, password)
-        except (VerificationError, InvalidHashError):
-            raise refused from None
-        if row is None:
-            raise refused
-        return dict(row)
+            async with self.pool.acquire() as conn, conn.transaction():
+                await conn.execute(
+                    "INSERT INTO members (id, email, password_hash, name, country, plan, status) "
+                    "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING",
+                    member.id,
+                    member.email,
+                    password_hash,
+                    member.name,
+                    member.country,
+                    member.plan_name,
+                    member.status,
+                )
+                await conn.executemany(
+                    "INSERT INTO profiles (id, member_id, name, maturity) VALUES ($1, $2, $3, $4) "
+                    "ON CONFLICT (id) DO NOTHING",
+                    [(p.id, member.id, p.name, p.maturity) for p in new.profiles],
+                )
+                await conn.executemany(
+                    "INSERT INTO devices (id, member_id, type, max_height, drm) "
+                    "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING",
+                    [(d.id, member.id, d.type, d.max_height, d.drm) for d in new.devices],
+                )
+        except asyncpg.UniqueViolationError:
+            return False
+        return True
 
-    async def open_session(self, member_id: str, ttl_s: int) -> Session:
-        session = Session(new_id("s"), member_id, datetime.now(UTC) + timedelta(seconds=ttl_s))
+    async def open_session(self, session: Session) -> None:
         await self.pool.execute(
             "INSERT INTO sessions (id, member_id, expires_at) VALUES ($1, $2, $3)",
             session.id,
-            member_id,
-            session.expires_at,
+            session.member_id,
+            datetime.fromtimestamp(session.expires_at, UTC),
         )
-        return session
 
-    async def check_session(self, member_id: str, session_id: str) -> None:
+    async def session(self, member_id: str, session_id: str) -> Session | None:
         row = await self.pool.fetchrow(
             "SELECT expires_at, revoked_at FROM sessions WHERE id = $1 AND member_id = $2",
             session_id,
             member_id,
         )
         if row is None:
-            raise UnauthenticatedError("no such session", code="invalid_session")
-        if row["revoked_at"] is not None:
-            raise UnauthenticatedError("this session was signed out", code="session_revoked")
-        if row["expires_at"] <= datetime.now(UTC):
-            raise UnauthenticatedError("this session has expired", code="session_expired")
+            return None
+        return Session(
+            session_id, member_id, row["expires_at"].timestamp(), _epoch(row["revoked_at"])
+        )
 
     async def revoke_session(self, member_id: str, session_id: str) -> bool:
         result = await self.pool.execute(
@@ -139,71 +177,3 @@ class AccountsStore:
             member_id,
         )
         return bool(result.endswith(" 1"))
-
-    async def create_member(
-        self,
-        *,
-        member_id: str,
-        email: str,
-        password: str,
-        name: str,
-        country: str,
-        plan: str,
-        status: str = "active",
-        profiles: list[tuple[str, str, str]] | None = None,  # (id, name, maturity)
-        devices: list[tuple[str, str, int, str]] | None = None,  # (id, type, height, drm)
-    ) -> None:
-        """A member, its profiles and devices, in one transaction; an email already taken is a
-        ConflictError (and nothing is written)."""
-        assert plan in PLANS
-        password_hash = await asyncio.to_thread(HASHER.hash, password)
-        try:
-            await self._insert_member(
-                member_id, email, password_hash, name, country, plan, status, profiles, devices
-            )
-        except asyncpg.UniqueViolationError:
-            raise ConflictError("that email already has an account", code="email_taken") from None
-
-    async def _insert_member(
-        self,
-        member_id: str,
-        email: str,
-        password_hash: str,
-        name: str,
-        country: str,
-        plan: str,
-        status: str,
-        profiles: list[tuple[str, str, str]] | None,
-        devices: list[tuple[str, str, int, str]] | None,
-    ) -> None:
-        async with self.pool.acquire() as conn, conn.transaction():
-            await conn.execute(
-                "INSERT INTO members (id, email, password_hash, name, country, plan, status) "
-                "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING",
-                member_id,
-                email.lower(),
-                password_hash,
-                name,
-                country,
-                plan,
-                status,
-            )
-            for profile_id, profile_name, maturity in profiles or []:
-                await conn.execute(
-                    "INSERT INTO profiles (id, member_id, name, maturity) VALUES ($1, $2, $3, $4) "
-                    "ON CONFLICT (id) DO NOTHING",
-                    profile_id,
-                    member_id,
-                    profile_name,
-                    maturity,
-                )
-            for device_id, kind, max_height, drm in devices or []:
-                await conn.execute(
-                    "INSERT INTO devices (id, member_id, type, max_height, drm) "
-                    "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING",
-                    device_id,
-                    member_id,
-                    kind,
-                    max_height,
-                    drm,
-                )

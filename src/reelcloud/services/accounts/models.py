@@ -1,0 +1,153 @@
+"""The accounts service's data: the bodies of its HTTP routes, and members, profiles, devices
+and sessions as the service passes them around."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+from reelcloud.platform.errors import UnavailableError
+from reelcloud.services.accounts.plans import PLANS, Plan
+
+
+def _no_nul(value: object) -> object:
+    # PostgreSQL text cannot hold NUL: refused here as a 400, not by the database as a 500.
+    # Before the field's own checks, so the message names the NUL, not a pattern it broke.
+    if isinstance(value, str) and "\x00" in value:
+        raise ValueError("must not contain a NUL character")
+    return value
+
+
+Text = Annotated[str, BeforeValidator(_no_nul)]
+PlanName = Literal["basic", "standard", "premium"]
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+# ---- request bodies -----------------------------------------------------------------------
+
+
+class Login(_Body):
+    email: Text = Field(min_length=3, max_length=254)
+    password: Text = Field(min_length=1, max_length=1024)
+
+
+class Signup(_Body):
+    email: Text = Field(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    password: Text = Field(min_length=8, max_length=1024)
+    name: Text = Field(min_length=1, max_length=100)
+    country: Text = Field(pattern=r"^[A-Za-z]{2}$")
+    plan: PlanName = "standard"
+
+
+# ---- response bodies (profiles and devices are the domain's own models) --------------------
+
+
+class Profile(_Body):
+    id: str
+    member_id: str
+    name: str
+    maturity: str  # the highest rating it may watch: G | PG | PG-13 | R
+
+
+class Device(_Body):
+    id: str
+    member_id: str
+    type: str  # browser | tv | phone
+    max_height: int
+    drm: str  # aes-128 | none
+
+
+class PlanView(_Body):
+    name: str
+    max_height: int
+    max_streams: int
+
+
+class MemberView(_Body):
+    id: str
+    email: str
+    name: str
+    country: str
+    plan: PlanView
+    status: str
+
+
+class MemberDetails(_Body):
+    """GET /api/accounts/me."""
+
+    member: MemberView
+    profiles: list[Profile]
+    devices: list[Device]
+
+
+class SignedIn(MemberDetails):
+    """POST /api/accounts/signup (201) and /login (200); the token is also set as a cookie."""
+
+    token: str
+    expires_at: int  # seconds since the epoch
+
+
+class SignedOut(_Body):
+    signed_out: bool = True
+
+
+# ---- the domain ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    id: str
+    email: str
+    name: str
+    country: str
+    plan_name: str
+    status: str  # active | on_hold
+
+    @property
+    def plan(self) -> Plan:
+        return PLANS[self.plan_name]
+
+    def view(self) -> MemberView:
+        plan = self.plan
+        return MemberView(
+            id=self.id,
+            email=self.email,
+            name=self.name,
+            country=self.country,
+            plan=PlanView(name=plan.name, max_height=plan.max_height, max_streams=plan.max_streams),
+            status=self.status,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class NewMember:
+    """A member to create, with its profiles and devices, in one transaction."""
+
+    member: Member
+    profiles: list[Profile]
+    devices: list[Device]
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    id: str
+    member_id: str
+    expires_at: float  # seconds since the epoch
+    revoked_at: float | None = None
+
+
+class BusyError(UnavailableError):
+    """More passwords are waiting to be hashed than the pool finishes in time: try again
+    later (the edge says when, in Retry-After)."""
+
+    code = "busy"
+
+    def __init__(self, message: str, *, retry_after_s: float) -> None:
+        super().__init__(message)
+        self.retry_after_s = max(1, math.ceil(retry_after_s))

@@ -1,0 +1,194 @@
+"""The accounts rules: signing up, in and out, sessions, and what the platform may ask of a
+member. Framework-free: the store and the password pool are handed in, time is a Clock."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from typing import Protocol
+
+from reelcloud.platform import session_tokens
+from reelcloud.platform.clock import Clock, SystemClock
+from reelcloud.platform.errors import (
+    BadRequestError,
+    ConflictError,
+    NotFoundError,
+    UnauthenticatedError,
+)
+from reelcloud.services.accounts.hashing import Passwords
+from reelcloud.services.accounts.models import (
+    Device,
+    Login,
+    Member,
+    MemberDetails,
+    NewMember,
+    Profile,
+    Session,
+    SignedIn,
+    Signup,
+)
+
+log = logging.getLogger(__name__)
+
+MAX_ID = 128
+
+
+class MemberStore(Protocol):
+    """What the service needs of its database (`store.AccountsStore`; fakes in unit tests)."""
+
+    async def has_members(self) -> bool: ...
+    async def member(self, member_id: str) -> Member | None: ...
+    async def credentials(self, email: str) -> tuple[Member, str] | None: ...
+    async def profile(self, member_id: str, profile_id: str) -> Profile | None: ...
+    async def device(self, member_id: str, device_id: str) -> Device | None: ...
+    async def profiles(self, member_id: str) -> list[Profile]: ...
+    async def devices(self, member_id: str) -> list[Device]: ...
+    async def add_member(self, new: NewMember, password_hash: str) -> bool: ...
+    async def open_session(self, session: Session) -> None: ...
+    async def session(self, member_id: str, session_id: str) -> Session | None: ...
+    async def revoke_session(self, member_id: str, session_id: str) -> bool: ...
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}-{secrets.token_hex(8)}"
+
+
+def _checked_id(value: str, what: str) -> str:
+    """Ids from other services (gRPC): anything PostgreSQL would refuse is a bad request."""
+    if len(value) > MAX_ID or "\x00" in value:
+        raise BadRequestError(f"{what} is not an id")
+    return value
+
+
+def starter_profiles(member_id: str, name: str) -> list[Profile]:
+    return [
+        Profile(id=new_id("p"), member_id=member_id, name=name, maturity="R"),
+        Profile(id=new_id("p"), member_id=member_id, name="Kids", maturity="G"),
+    ]
+
+
+def starter_devices(member_id: str) -> list[Device]:
+    return [
+        Device(id=new_id("d"), member_id=member_id, type=kind, max_height=height, drm="aes-128")
+        for kind, height in (("browser", 1080), ("tv", 2160), ("phone", 720))
+    ]
+
+
+class AccountsService:
+    def __init__(
+        self,
+        store: MemberStore,
+        passwords: Passwords,
+        *,
+        session_secret: str,
+        session_ttl_s: int,
+        clock: Clock | None = None,
+    ) -> None:
+        self.store = store
+        self.passwords = passwords
+        self.session_secret = session_secret
+        self.session_ttl_s = session_ttl_s
+        self.clock = clock or SystemClock()
+
+    # ---- members over HTTP ----------------------------------------------------------------
+
+    async def sign_up(self, form: Signup) -> SignedIn:
+        member_id = new_id("m")
+        member = Member(
+            id=member_id,
+            email=form.email.lower(),
+            name=form.name,
+            country=form.country.upper(),
+            plan_name=form.plan,
+            status="active",
+        )
+        new = NewMember(member, starter_profiles(member_id, form.name), starter_devices(member_id))
+        await self.add_member(new, form.password)
+        log.info("member %s signed up (%s, %s)", member_id, member.country, member.plan_name)
+        return await self._signed_in(member)
+
+    async def add_member(self, new: NewMember, password: str) -> None:
+        """ConflictError when the email already has an account (nothing is written then)."""
+        if not await self.store.add_member(new, await self.passwords.hash(password)):
+            raise ConflictError("that email already has an account", code="email_taken")
+
+    async def sign_in(self, credentials: Login) -> SignedIn:
+        found = await self.store.credentials(credentials.email.lower())
+        stored_hash = found[1] if found is not None else None
+        # Checked even when the email is unknown, so both refusals take the same time.
+        if found is None or not await self.passwords.matches(stored_hash, credentials.password):
+            raise UnauthenticatedError("wrong email or password", code="invalid_credentials")
+        return await self._signed_in(found[0])
+
+    async def sign_out(self, member_id: str, session_id: str) -> None:
+        await self.check_session(member_id, session_id)
+        await self.store.revoke_session(member_id, session_id)
+        log.info("member %s signed out (session %s)", member_id, session_id)
+
+    async def details(self, member_id: str, session_id: str) -> MemberDetails:
+        await self.check_session(member_id, session_id)
+        member = await self.member(member_id)
+        return MemberDetails(
+            member=member.view(),
+            profiles=await self.store.profiles(member_id),
+            devices=await self.store.devices(member_id),
+        )
+
+    async def _signed_in(self, member: Member) -> SignedIn:
+        """A new session for the member, and its token."""
+        now = self.clock.now()
+        session = Session(new_id("s"), member.id, now + self.session_ttl_s)
+        await self.store.open_session(session)
+        token = session_tokens.issue(
+            self.session_secret,
+            member.id,
+            session_id=session.id,
+            ttl_s=self.session_ttl_s,
+            now=now,
+        )
+        log.info("member %s signed in (session %s)", member.id, session.id)
+        return SignedIn(
+            token=token,
+            expires_at=int(session.expires_at),
+            member=member.view(),
+            profiles=await self.store.profiles(member.id),
+            devices=await self.store.devices(member.id),
+        )
+
+    # ---- what the platform asks (gRPC) -----------------------------------------------------
+
+    async def check_session(self, member_id: str, session_id: str) -> None:
+        session = await self.store.session(
+            _checked_id(member_id, "member_id"), _checked_id(session_id, "session_id")
+        )
+        if session is None:
+            raise UnauthenticatedError("no such session", code="invalid_session")
+        if session.revoked_at is not None:
+            raise UnauthenticatedError("this session was signed out", code="session_revoked")
+        if session.expires_at <= self.clock.now():
+            raise UnauthenticatedError("this session has expired", code="session_expired")
+
+    async def member(self, member_id: str, session_id: str = "") -> Member:
+        """The member; with a session id, only while that session is valid."""
+        if session_id:
+            await self.check_session(member_id, session_id)
+        member = await self.store.member(_checked_id(member_id, "member_id"))
+        if member is None:
+            raise NotFoundError("no such member")
+        return member
+
+    async def profile(self, member_id: str, profile_id: str) -> Profile:
+        profile = await self.store.profile(
+            _checked_id(member_id, "member_id"), _checked_id(profile_id, "profile_id")
+        )
+        if profile is None:  # someone else's looks the same as nobody's
+            raise NotFoundError("no such profile for this member")
+        return profile
+
+    async def device(self, member_id: str, device_id: str) -> Device:
+        device = await self.store.device(
+            _checked_id(member_id, "member_id"), _checked_id(device_id, "device_id")
+        )
+        if device is None:
+            raise NotFoundError("no such device for this member")
+        return device
