@@ -20,7 +20,7 @@ async def test_real_eureka_client_and_ours_see_each_other(registry):
     ours = discovery_client([base], "catalog", 1, port=9556, fetch=True)
     await ours.start()
     theirs = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "tests.support.py_eureka_peer", base, "9555", "CATALOG",
+        sys.executable, "-m", "tests.support.py_eureka_peer", "peer", base, "9555", "CATALOG",
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
         cwd=ROOT,

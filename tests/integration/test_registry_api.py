@@ -2,6 +2,7 @@
 
 import gzip
 import io
+import xml.etree.ElementTree as ET
 
 import orjson
 import pytest
@@ -31,12 +32,18 @@ async def test_register_fetch_renew_cancel_under_both_prefixes(registry, http):
     base = registry.url
     assert await register(http, base, instance("CATALOG", 1)) == 204
     assert await register(http, base, instance("CATALOG", 2), prefix="/eureka/v2") == 204
-    for path in ("/eureka/apps", "/eureka/v2/apps/", "/eureka/apps/CATALOG"):
+    for path in ("/eureka/apps", "/eureka/v2/apps/"):
         apps = await apps_json(http, base, path)
         assert {i.instance_id for i in apps.instances("CATALOG")} == {
             "host:catalog:1",
             "host:catalog:2",
         }
+    for path in ("/eureka/apps/CATALOG", "/eureka/v2/apps/catalog"):
+        async with http.get(base + path, headers={"Accept": "application/json"}) as response:
+            assert response.status == 200
+            app = json_codec.decode_application(await response.read())
+        assert app.name == "CATALOG"
+        assert set(app.instances) == {"host:catalog:1", "host:catalog:2"}
     async with http.put(
         f"{base}/eureka/apps/CATALOG/host:catalog:1?status=UP&lastDirtyTimestamp=1000"
     ) as response:
@@ -73,6 +80,66 @@ async def test_gzip_when_accepted(registry, http):
         assert response.headers["Content-Encoding"] == "gzip"
         body = gzip.decompress(await response.read())
     assert json_codec.decode_applications(body).get("CATALOG", "host:catalog:1") is not None
+
+
+READS = [  # path, status, document root
+    ("apps", 200, "applications"),
+    ("apps/", 200, "applications"),
+    ("apps/delta", 200, "applications"),
+    ("apps/CATALOG", 200, "application"),
+    ("apps/catalog", 200, "application"),
+    ("apps/CATALOG/host:catalog:1", 200, "instance"),
+    ("instances/host:catalog:1", 200, "instance"),
+    ("vips/catalog", 200, "applications"),
+    ("svips/catalog", 200, "applications"),
+    ("vips/nobody", 200, "applications"),  # an empty document, not a 404 (AbstractVIPResource)
+    ("apps/NOPE", 404, None),
+    ("apps/CATALOG/nobody", 404, None),
+    ("instances/nobody", 404, None),
+]
+
+
+ACCEPTS = [  # Accept header, the format Eureka answers with
+    (None, "application/xml"),
+    ("*/*", "application/xml"),
+    ("application/xml", "application/xml"),
+    ("application/json", "application/json"),
+]
+
+
+async def _read_problem(http, url, status, root, accept, want, gzipped):
+    """What is wrong with one read, or None."""
+    headers = {"Accept-Encoding": "gzip" if gzipped else "identity"}
+    if accept:
+        headers["Accept"] = accept
+    async with http.get(url, headers=headers, auto_decompress=False) as response:
+        body = await response.read()
+        if response.status != status:
+            return f"status {response.status}, expected {status}"
+        if root is None:
+            return None
+        encoding = response.headers.get("Content-Encoding", "")
+        if encoding != ("gzip" if gzipped else ""):
+            return f"Content-Encoding {encoding!r}"
+        if response.content_type != want:
+            return f"{response.content_type}, expected {want}"
+    doc = gzip.decompress(body) if gzipped else body
+    got = next(iter(orjson.loads(doc))) if want == "application/json" else ET.fromstring(doc).tag
+    return None if got == root else f"root {got!r}, expected {root!r}"
+
+
+async def test_every_read_negotiates_format_and_gzip_like_eureka(registry, http):
+    await register(http, registry.url, instance("CATALOG", 1))
+    wrong = []
+    for prefix in ("/eureka/", "/eureka/v2/"):
+        for path, status, root in READS:
+            for accept, want in ACCEPTS:
+                for gzipped in (False, True):
+                    url = registry.url + prefix + path
+                    problem = await _read_problem(http, url, status, root, accept, want, gzipped)
+                    if problem:
+                        wrong.append(f"{prefix}{path} Accept={accept} gzip={gzipped}: {problem}")
+    assert not wrong, "\n".join(wrong)
 
 
 async def test_delta_and_vip_lookups(registry, http):

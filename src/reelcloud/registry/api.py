@@ -1,12 +1,15 @@
 """The Eureka REST API over HTTP; every handler only translates to `InstanceRegistry` calls.
 
 Mounted under `/eureka/` (Spring Cloud, py-eureka-client) and `/eureka/v2/` (Netflix's WAR).
-Replies are JSON when the request accepts JSON and XML otherwise, gzipped when accepted.
+Replies are JSON when the request accepts JSON and XML otherwise, gzipped when accepted. Reads
+answer the documents Eureka does: `applications` for /apps, /apps/delta, /vips and /svips,
+`application` for /apps/{APP}, `instance` for /apps/{APP}/{id} and /instances/{id}.
 """
 
 from __future__ import annotations
 
 import asyncio
+import gzip
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -150,25 +153,33 @@ def _wants(request: web.Request) -> tuple[Format, bool]:
     return fmt, "gzip" in request.headers.get("Accept-Encoding", "")
 
 
-def _document(request: web.Request, kind: str) -> web.Response:
-    server = request.app[SERVER]
-    if not server.registry.reads_allowed():
-        raise ReadsRefusedError(
-            "registry is not serving reads yet: its start-up sync found nothing"
-        )
-    fmt, gzipped = _wants(request)
-    body = server.cache.get(Key(kind, fmt, gzipped))
+def _reply(body: bytes, fmt: Format, gzipped: bool) -> web.Response:
     headers = {"Content-Type": fmt.value}
     if gzipped:
         headers["Content-Encoding"] = "gzip"
     return web.Response(body=body, headers=headers)
 
 
+def _document(request: web.Request, kind: str) -> web.Response:
+    """A cached document (all apps, delta, one app, a VIP), already gzipped when accepted."""
+    server = request.app[SERVER]
+    if not server.registry.reads_allowed():
+        raise ReadsRefusedError(
+            "registry is not serving reads yet: its start-up sync found nothing"
+        )
+    fmt, gzipped = _wants(request)
+    return _reply(server.cache.get(Key(kind, fmt, gzipped)), fmt, gzipped)
+
+
 def _instance_response(request: web.Request, instance: InstanceInfo) -> web.Response:
-    fmt, _ = _wants(request)
+    # Not cached (Eureka reads instances from the registry too), but gzipped when accepted as
+    # Eureka's GZIPContentEncodingFilter does for every response.
+    fmt, gzipped = _wants(request)
     if fmt is Format.JSON:
-        return web.Response(body=json_codec.encode_instance(instance), content_type=fmt.value)
-    return web.Response(body=xml_codec.encode_instance(instance), content_type=fmt.value)
+        body = json_codec.encode_instance(instance)
+    else:
+        body = xml_codec.encode_instance(instance)
+    return _reply(gzip.compress(body, compresslevel=5) if gzipped else body, fmt, gzipped)
 
 
 def _is_replication(request: web.Request) -> bool:

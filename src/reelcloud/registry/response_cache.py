@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from reelcloud.platform.clock import Clock
-from reelcloud.platform.eureka import Applications, json_codec, xml_codec
+from reelcloud.platform.errors import NotFoundError
+from reelcloud.platform.eureka import Application, Applications, json_codec, xml_codec
 from reelcloud.registry.service import InstanceRegistry
 
 
@@ -38,10 +39,14 @@ class _Entry:
     body: bytes
 
 
-def encode(applications: Applications, fmt: Format) -> bytes:
+def encode(document: Application | Applications, fmt: Format) -> bytes:
+    if isinstance(document, Application):
+        if fmt is Format.JSON:
+            return json_codec.encode_application(document)
+        return xml_codec.encode_application(document)
     if fmt is Format.JSON:
-        return json_codec.encode_applications(applications)
-    return xml_codec.encode_applications(applications)
+        return json_codec.encode_applications(document)
+    return xml_codec.encode_applications(document)
 
 
 class ResponseCache:
@@ -75,7 +80,12 @@ class ResponseCache:
     def refresh_read_only(self) -> None:
         """Copy current read-write values into the read-only layer (Eureka's 30 s timer)."""
         for key in list(self._read_only):
-            self._read_only[key] = self._from_read_write(key)
+            try:
+                self._read_only[key] = self._from_read_write(key)
+            except NotFoundError:
+                # The application is gone: forget it, so the next read answers 404 (Eureka's
+                # empty payload), and keep refreshing the other keys.
+                del self._read_only[key]
 
     def _from_read_write(self, key: Key) -> bytes:
         now = self._clock.monotonic()
@@ -95,7 +105,7 @@ class ResponseCache:
         self._read_write[key] = _Entry(self._registry.generation, now, body)
         return body
 
-    def _build(self, kind: str) -> Applications:
+    def _build(self, kind: str) -> Application | Applications:
         builders: dict[str, Callable[[], Applications]] = {
             "apps": self._registry.applications,
             "delta": self._registry.delta,

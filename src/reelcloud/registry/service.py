@@ -17,7 +17,13 @@ from typing import Any
 
 from reelcloud.platform.clock import Clock, millis
 from reelcloud.platform.errors import NotFoundError
-from reelcloud.platform.eureka import ActionType, Applications, InstanceInfo, InstanceStatus
+from reelcloud.platform.eureka import (
+    ActionType,
+    Application,
+    Applications,
+    InstanceInfo,
+    InstanceStatus,
+)
 from reelcloud.platform.eureka.model import reconcile_hashcode
 from reelcloud.platform.topology import RegistryConfig
 from reelcloud.registry.lease import Lease
@@ -313,18 +319,21 @@ class InstanceRegistry:
             result.add(change.instance)
         return result
 
-    def application(self, app: str) -> Applications:
+    def application(self, app: str) -> Application:
         leases = self._leases.get(app)
         if not leases:
             raise NotFoundError(f"application {app} is not registered")
-        return Applications(apps={app: {iid: lease.holder for iid, lease in leases.items()}})
+        return Application(app, {iid: lease.holder for iid, lease in leases.items()})
 
     def by_vip(self, vip: str, *, secure: bool = False) -> Applications:
-        result = Applications(apps_hashcode=self.hashcode())
+        """Instances whose (secure) VIP list names `vip`; an empty document when none do."""
+        result = Applications()
         for lease in self._all_leases():
             address = lease.holder.secure_vip_address if secure else lease.holder.vip_address
             if vip in address.split(","):
                 result.add(lease.holder)
+        # The hashcode of what is returned, not of the registry (getApplicationsForVip).
+        result.apps_hashcode = result.reconcile_hashcode()
         return result
 
     def instance(self, app: str, instance_id: str) -> InstanceInfo:

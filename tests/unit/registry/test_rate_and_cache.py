@@ -1,8 +1,10 @@
 import random
 
+import pytest
 from tests.support.factories import instance, registry_config
 
-from reelcloud.platform.eureka import json_codec
+from reelcloud.platform.errors import NotFoundError
+from reelcloud.platform.eureka import json_codec, xml_codec
 from reelcloud.registry.rate import MeasuredRate
 from reelcloud.registry.response_cache import Format, Key, ResponseCache
 from reelcloud.registry.service import InstanceRegistry
@@ -62,3 +64,32 @@ def test_read_only_layer_serves_stale_until_refreshed(clock):
     assert len(json_codec.decode_applications(cache.get(key))) == 1
     cache.refresh_read_only()
     assert len(json_codec.decode_applications(cache.get(key))) == 2
+
+
+def test_one_app_key_serves_the_application_document(clock):
+    registry, cache = _cache(clock)
+    registry.register(instance("CATALOG", 1))
+    registry.register(instance("PLAYBACK", 1))
+    app = json_codec.decode_application(cache.get(Key("app:CATALOG", Format.JSON, False)))
+    assert (app.name, list(app.instances)) == ("CATALOG", ["host:catalog:1"])
+    xml = xml_codec.decode_application(cache.get(Key("app:CATALOG", Format.XML, False)))
+    assert list(xml.instances) == ["host:catalog:1"]
+    with pytest.raises(NotFoundError):
+        cache.get(Key("app:NOPE", Format.JSON, False))
+
+
+def test_read_only_refresh_forgets_a_gone_app_and_refreshes_the_rest(clock):
+    registry, cache = _cache(clock, response_cache_update_interval_s=30)
+    registry.register(instance("CATALOG", 1))
+    registry.register(instance("PLAYBACK", 1))
+    gone, apps = Key("app:PLAYBACK", Format.XML, False), Key("apps", Format.JSON, False)
+    cache.get(gone)
+    cache.get(apps)
+    registry.cancel("PLAYBACK", "host:playback:1")
+    cache.get(gone)  # stale until the refresh, as Eureka's read-only layer is
+    cache.refresh_read_only()
+    with pytest.raises(NotFoundError):
+        cache.get(gone)
+    assert [i.instance_id for i in json_codec.decode_applications(cache.get(apps))] == [
+        "host:catalog:1"
+    ]

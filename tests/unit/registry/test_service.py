@@ -268,3 +268,32 @@ def test_self_preservation_is_not_reported_while_new_instances_settle(clock):
         renew_all(registry, fleet)
     clock.advance(1)
     assert registry.lease_expiration_enabled()
+
+
+def test_one_application_holds_its_instances_only(clock):
+    registry, _ = make(clock)
+    registry.register(instance("CATALOG", 1))
+    registry.register(instance("CATALOG", 2))
+    registry.register(instance("PLAYBACK", 1))
+    app = registry.application("CATALOG")
+    assert app.name == "CATALOG"
+    assert sorted(app.instances) == ["host:catalog:1", "host:catalog:2"]
+    registry.cancel("CATALOG", "host:catalog:1")
+    registry.cancel("CATALOG", "host:catalog:2")
+    with pytest.raises(NotFoundError):
+        registry.application("CATALOG")  # no instances left: Eureka answers 404 too
+
+
+def test_vip_documents_carry_the_hashcode_of_what_they_hold(clock):
+    registry, _ = make(clock)
+    registry.register(instance("CATALOG", 1))
+    registry.register(instance("PLAYBACK", 1, status=InstanceStatus.DOWN))
+    both = instance("SEARCH", 1)
+    both.vip_address = "search,catalog"
+    registry.register(both)
+    catalog = registry.by_vip("catalog")
+    assert sorted(i.instance_id for i in catalog) == ["host:catalog:1", "host:search:1"]
+    assert catalog.apps_hashcode == "UP_2_"
+    assert registry.hashcode() == "DOWN_1_UP_2_"
+    assert registry.by_vip("search,catalog").apps_hashcode == ""  # a VIP is one list entry
+    assert registry.by_vip("playback", secure=True).apps_hashcode == "DOWN_1_"

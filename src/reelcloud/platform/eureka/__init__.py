@@ -6,6 +6,7 @@ Eureka servers and clients use (see docs/architecture.md, "Registry").
 
 from reelcloud.platform.eureka.model import (
     ActionType,
+    Application,
     Applications,
     DataCenterInfo,
     InstanceInfo,
@@ -15,6 +16,7 @@ from reelcloud.platform.eureka.model import (
 
 __all__ = [
     "ActionType",
+    "Application",
     "Applications",
     "DataCenterInfo",
     "InstanceInfo",

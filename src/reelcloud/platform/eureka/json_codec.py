@@ -1,4 +1,5 @@
-"""Eureka's JSON encoding (EurekaJacksonCodec): `{"instance": ...}` and `{"applications": ...}`.
+"""Eureka's JSON encoding (EurekaJacksonCodec): `{"instance": ...}`, `{"application": ...}` and
+`{"applications": ...}`.
 
 Encoding follows the Java server's output so Java, Spring and Python clients all parse it;
 decoding accepts both the Jackson form (lists, `{"$": n, "@enabled": ...}`) and the older
@@ -16,6 +17,7 @@ from reelcloud.platform.errors import BadRequestError
 from reelcloud.platform.eureka import fields
 from reelcloud.platform.eureka.model import (
     ActionType,
+    Application,
     Applications,
     DataCenterInfo,
     InstanceInfo,
@@ -74,6 +76,11 @@ def instance_to_dict(instance: InstanceInfo) -> dict[str, Any]:
     return doc
 
 
+def application_to_dict(name: str, instances: Iterable[InstanceInfo]) -> dict[str, Any]:
+    # Jackson writes the instances as a list even when there is one (ApplicationSerializer).
+    return {"name": name, "instance": [instance_to_dict(i) for i in instances]}
+
+
 def applications_to_dict(
     apps: Iterable[tuple[str, Iterable[InstanceInfo]]], *, versions_delta: int, hashcode: str
 ) -> dict[str, Any]:
@@ -81,16 +88,19 @@ def applications_to_dict(
         "applications": {
             "versions__delta": str(versions_delta),
             "apps__hashcode": hashcode,
-            "application": [
-                {"name": name, "instance": [instance_to_dict(i) for i in instances]}
-                for name, instances in apps
-            ],
+            "application": [application_to_dict(name, instances) for name, instances in apps],
         }
     }
 
 
 def encode_instance(instance: InstanceInfo) -> bytes:
     return orjson.dumps({"instance": instance_to_dict(instance)})
+
+
+def encode_application(application: Application) -> bytes:
+    return orjson.dumps(
+        {"application": application_to_dict(application.name, application.instances.values())}
+    )
 
 
 def encode_applications(applications: Applications) -> bytes:
@@ -192,6 +202,21 @@ def instance_from_dict(raw: dict[str, Any]) -> InstanceInfo:
     )
 
 
+def decode_application(body: bytes) -> Application:
+    doc = _load(body)
+    if not isinstance(doc, dict) or not isinstance(doc.get("application"), dict):
+        raise BadRequestError('body must be a JSON object with an "application" object')
+    return application_from_dict(doc["application"])
+
+
+def application_from_dict(raw: dict[str, Any]) -> Application:
+    name = fields.require(fields.text(raw.get("name"), "name"), "application has no name")
+    result = Application(name=name)
+    for instance in _instances(raw):
+        result.add(instance)
+    return result
+
+
 def decode_applications(body: bytes) -> Applications:
     doc = _load(body)
     if not isinstance(doc, dict) or not isinstance(doc.get("applications"), dict):
@@ -207,10 +232,17 @@ def applications_from_dict(raw: dict[str, Any]) -> Applications:
     for app in _list(raw.get("application")):
         if not isinstance(app, dict):
             raise BadRequestError("application entries must be objects")
-        for instance in _list(app.get("instance")):
-            if not isinstance(instance, dict):
-                raise BadRequestError("instance entries must be objects")
-            result.add(instance_from_dict(instance))
+        for instance in _instances(app):
+            result.add(instance)
+    return result
+
+
+def _instances(app: dict[str, Any]) -> list[InstanceInfo]:
+    result = []
+    for instance in _list(app.get("instance")):
+        if not isinstance(instance, dict):
+            raise BadRequestError("instance entries must be objects")
+        result.append(instance_from_dict(instance))
     return result
 
 

@@ -116,6 +116,17 @@ def reconcile_hashcode(instances: Iterable[InstanceInfo]) -> str:
 
 
 @dataclass(slots=True)
+class Application:
+    """One application and its instances: what `GET /apps/{APP}` answers (root `application`)."""
+
+    name: str
+    instances: dict[str, InstanceInfo] = field(default_factory=dict)
+
+    def add(self, instance: InstanceInfo) -> None:
+        self.instances[instance.instance_id] = instance
+
+
+@dataclass(slots=True)
 class Applications:
     """The registry document: applications by name, each a map of instance id to instance."""
 

@@ -15,6 +15,7 @@ from reelcloud.platform.errors import BadRequestError
 from reelcloud.platform.eureka import fields
 from reelcloud.platform.eureka.model import (
     ActionType,
+    Application,
     Applications,
     DataCenterInfo,
     InstanceInfo,
@@ -96,6 +97,19 @@ def encode_instance(instance: InstanceInfo) -> bytes:
     return (HEADER + instance_xml(instance)).encode()
 
 
+def application_xml(name: str, instances: Iterable[InstanceInfo]) -> str:
+    return (
+        "<application>"
+        + _el("name", name)
+        + "".join(instance_xml(instance) for instance in instances)
+        + "</application>"
+    )
+
+
+def encode_application(application: Application) -> bytes:
+    return (HEADER + application_xml(application.name, application.instances.values())).encode()
+
+
 def applications_xml(
     apps: Iterable[tuple[str, Iterable[InstanceInfo]]], *, versions_delta: int, hashcode: str
 ) -> str:
@@ -105,11 +119,7 @@ def applications_xml(
         _el("versions__delta", versions_delta),
         _el("apps__hashcode", hashcode),
     ]
-    for name, instances in apps:
-        parts.append("<application>")
-        parts.append(_el("name", name))
-        parts.extend(instance_xml(instance) for instance in instances)
-        parts.append("</application>")
+    parts.extend(application_xml(name, instances) for name, instances in apps)
     parts.append("</applications>")
     return "".join(parts)
 
@@ -206,6 +216,22 @@ def instance_from_element(node: ET.Element) -> InstanceInfo:
         asg_name=child("asgName") or None,
         app_group_name=child("appGroupName") or None,
     )
+
+
+def decode_application(body: bytes) -> Application:
+    root = _parse(body)
+    if root.tag != "application":
+        raise BadRequestError(f"XML root must be <application>, got <{root.tag[:40]}>")
+    name = root.find("name")
+    result = Application(
+        name=fields.require(
+            fields.text(name.text if name is not None else None, "name").strip(),
+            "application has no name",
+        )
+    )
+    for instance in root.findall("instance"):
+        result.add(instance_from_element(instance))
+    return result
 
 
 def decode_applications(body: bytes) -> Applications:

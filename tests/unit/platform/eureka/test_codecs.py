@@ -8,6 +8,7 @@ from tests.support.factories import instance
 from reelcloud.platform.errors import BadRequestError
 from reelcloud.platform.eureka import (
     ActionType,
+    Application,
     Applications,
     InstanceStatus,
     json_codec,
@@ -180,3 +181,75 @@ def test_hashcode_counts_statuses_sorted_by_name():
 def test_gzip_is_transparent_to_the_codec():
     body = json_codec.encode_applications(_sample())
     assert json_codec.decode_applications(gzip.decompress(gzip.compress(body))).apps_hashcode
+
+
+def _catalog() -> Application:
+    app = Application("CATALOG")
+    app.add(instance("CATALOG", 1))
+    app.add(instance("CATALOG", 2, status=InstanceStatus.OUT_OF_SERVICE))
+    return app
+
+
+@pytest.mark.parametrize("codec", [json_codec, xml_codec])
+def test_application_round_trip(codec):
+    decoded = codec.decode_application(codec.encode_application(_catalog()))
+    assert decoded.name == "CATALOG"
+    assert sorted(decoded.instances) == ["host:catalog:1", "host:catalog:2"]
+    assert decoded.instances["host:catalog:2"].status is InstanceStatus.OUT_OF_SERVICE
+    assert decoded.instances["host:catalog:1"].metadata == {"zone": "z1"}
+
+
+def test_one_application_is_rooted_at_application_as_in_eureka():
+    doc = orjson.loads(json_codec.encode_application(_catalog()))
+    assert list(doc) == ["application"]
+    assert doc["application"]["name"] == "CATALOG"
+    assert [i["instanceId"] for i in doc["application"]["instance"]] == [
+        "host:catalog:1",
+        "host:catalog:2",
+    ]
+    single = Application("CATALOG")
+    single.add(instance("CATALOG", 1))
+    # Jackson writes a list even for one instance.
+    assert isinstance(
+        orjson.loads(json_codec.encode_application(single))["application"]["instance"], list
+    )
+    body = xml_codec.encode_application(_catalog())
+    assert body.startswith(b"<?xml")
+    assert b"<application><name>CATALOG</name><instance>" in body
+    assert b"<applications>" not in body
+
+
+def test_real_eureka_client_parses_our_single_application():
+    import xml.etree.ElementTree as ET
+
+    parsed = eureka_basic._build_application(
+        ET.fromstring(xml_codec.encode_application(_catalog()))
+    )
+    assert parsed is not None  # None is what it returned for an <applications> document
+    assert parsed.name == "CATALOG"
+    by_id = {i.instanceId: i for i in parsed.instances}
+    assert by_id["host:catalog:2"].status == "OUT_OF_SERVICE"
+    assert by_id["host:catalog:1"].port.port == 9001
+    assert by_id["host:catalog:1"].dataCenterInfo.className.endswith("DefaultDataCenterInfo")
+
+
+def test_json_application_accepts_an_xstream_single_instance():
+    raw = {"application": {"name": "A", "instance": {"hostName": "h", "app": "A", "ipAddr": "1",
+                                                      "dataCenterInfo": {"name": "MyOwn"}}}}  # fmt: skip
+    assert list(json_codec.decode_application(orjson.dumps(raw)).instances) == ["h"]
+
+
+@pytest.mark.parametrize(
+    ("codec", "body", "message"),
+    [
+        (json_codec, b'{"applications": {}}', '"application" object'),
+        (json_codec, b'{"application": {"instance": []}}', "no name"),
+        (json_codec, b'{"application": {"name": "A", "instance": [1]}}', "must be objects"),
+        (xml_codec, b"<applications/>", "root must be <application>"),
+        (xml_codec, b"<application><instance/></application>", "no name"),
+        (xml_codec, b"<application><name>A</name>", "malformed XML"),
+    ],
+)
+def test_bad_application_documents_are_rejected(codec, body, message):
+    with pytest.raises(BadRequestError, match=message):
+        codec.decode_application(body)
