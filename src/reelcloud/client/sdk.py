@@ -11,6 +11,7 @@ A `Throttle` (network.py) holds OCA downloads to an emulated network's bandwidth
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -43,6 +44,10 @@ _ERRORS: dict[int, type[ReelcloudError]] = {
 
 CHUNK_BYTES = 64 * 1024
 MAX_STEERING_BYTES = 64 * 1024
+# A service shedding load (503 with Retry-After, e.g. accounts' password hashing) is asked
+# again this many times, after the wait it names (at most MAX_RETRY_AFTER_S).
+BUSY_RETRIES = 3
+MAX_RETRY_AFTER_S = 5.0
 
 
 class SegmentDecryptError(ReelcloudError):
@@ -121,11 +126,19 @@ class PlatformClient:
 
     async def _request(self, method: str, path_or_url: str, **kwargs: Any) -> bytes:
         headers = {**self._headers(), **kwargs.pop("headers", {})}
-        async with self._reply(method, self._url(path_or_url), headers=headers, **kwargs) as reply:
-            body = await reply.read()
-            if reply.status >= 400:
-                raise _error(reply.status, body)
-            return body
+        for attempt in range(BUSY_RETRIES + 1):
+            async with self._reply(
+                method, self._url(path_or_url), headers=headers, **kwargs
+            ) as reply:
+                body = await reply.read()
+                if reply.status < 400:
+                    return body
+                retry_after = _retry_after_s(reply) if reply.status == 503 else None
+                if retry_after is None or attempt == BUSY_RETRIES:
+                    raise _error(reply.status, body)
+            # Shed before any work was done (503 with Retry-After): asking again is safe.
+            await asyncio.sleep(retry_after)
+        raise AssertionError("unreachable")
 
     async def _json(self, method: str, path: str, **kwargs: Any) -> Any:
         return orjson.loads(await self._request(method, path, **kwargs))
@@ -251,6 +264,14 @@ class PlatformClient:
         await self._request(
             "POST", play.raw["stop_url"], json={"position_s": position_s, "qoe": qoe or {}}
         )
+
+
+def _retry_after_s(reply: aiohttp.ClientResponse) -> float | None:
+    """The wait a shedding service asked for (whole seconds, per RFC 9110), capped."""
+    try:
+        return min(float(reply.headers["Retry-After"]), MAX_RETRY_AFTER_S)
+    except (KeyError, ValueError):
+        return None
 
 
 def _error(status: int, body: bytes) -> ReelcloudError:

@@ -41,6 +41,7 @@ class ErrorDetail(BaseModel):
     model_config = ConfigDict(extra="forbid")
     code: str
     message: str
+    request_id: str | None = None  # the gateway adds it to the errors it answers itself
 
 
 class ErrorBody(BaseModel):
