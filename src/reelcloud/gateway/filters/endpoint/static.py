@@ -48,9 +48,13 @@ class StaticEndpoint(EndpointFilter):
                 400, "bad_path", "path traversal is not allowed", Outcome.FAILURE_CLIENT_BAD_REQUEST
             )
             return
-        if path.is_dir():
-            path = path / "index.html"
-        loaded = self._load(path)
+        try:
+            if path.is_dir():
+                path = path / "index.html"
+        except OSError:  # a name the file system refuses (too long): there is no such file
+            loaded = None
+        else:
+            loaded = self._load(path)
         if loaded is None:
             ctx.fail(
                 404, "not_found", f"no file at {request.path[:200]}", Outcome.SUCCESS_NOT_FOUND

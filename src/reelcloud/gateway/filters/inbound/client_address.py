@@ -18,9 +18,12 @@ class ClientAddressFilter(InboundFilter):
 
     def apply(self, ctx: RequestContext) -> None:
         address = ctx.request.peer
-        forwarded = ctx.request.header(b"x-forwarded-for")
-        if forwarded and address in self._trusted:
-            for hop in reversed(forwarded.decode("latin-1").split(",")):
+        if address in self._trusted:
+            # Every X-Forwarded-For line, in order: a proxy may append its own line (HAProxy
+            # does) after one the client sent, so the first line alone may be the forged part.
+            lines = [v for k, v in ctx.request.headers if k == b"x-forwarded-for"]
+            hops = b",".join(lines).decode("latin-1").split(",") if lines else []
+            for hop in reversed(hops):
                 candidate = hop.strip()
                 if not _is_ip(candidate):
                     break

@@ -28,9 +28,10 @@ class FaultInjectionFilter(InboundFilter):
         ctx.fault = raw
         for part in raw.split(","):
             key, _, value = part.strip().partition("=")
-            if key == "gateway.delay_ms" and value.isdigit():
+            # isdecimal, not isdigit: "²" (latin-1 0xb2) is a digit that int() refuses.
+            if key == "gateway.delay_ms" and value.isdecimal():
                 await asyncio.sleep(min(int(value), 30_000) / 1000)
-            elif key == "gateway.abort" and value.isdigit() and 400 <= int(value) <= 599:
+            elif key == "gateway.abort" and value.isdecimal() and 400 <= int(value) <= 599:
                 ctx.fail(
                     int(value),
                     "injected",

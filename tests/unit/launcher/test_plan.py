@@ -1,25 +1,8 @@
-from pathlib import Path
-
 from tests.support.factories import topology_dict
 
-from reelcloud.launcher.datadir import DataDir
 from reelcloud.launcher.plan import registry_instances, service_instance, service_instances
-from reelcloud.launcher.process import backoff_s
 from reelcloud.platform.settings import load_settings
 from reelcloud.platform.topology import Topology
-
-
-def test_backoff_doubles_up_to_a_cap():
-    assert [backoff_s(n) for n in (1, 2, 3, 4)] == [0.5, 1.0, 2.0, 4.0]
-    assert backoff_s(50) == 30.0
-
-
-def test_long_data_dir_moves_the_control_socket_to_tmp():
-    short = DataDir(Path("/tmp/rc"))
-    assert short.control_socket == Path("/tmp/rc/launcher.sock")
-    deep = DataDir(Path("/tmp/" + "x" * 120))
-    assert len(str(deep.control_socket)) < 100
-    assert deep.control_socket == DataDir(Path("/tmp/" + "x" * 120)).control_socket
 
 
 def test_plan_spreads_instances_over_zones_and_layers(tmp_path):

@@ -47,3 +47,56 @@ def test_each_request_is_one_valid_json_line_even_with_a_hostile_path():
     assert isinstance(first["duration_ms"], float)
     assert 0 <= first["duration_ms"] < 60_000
     assert orjson.loads(lines[1])["msg"].startswith("GET /api/play/ok")
+
+
+def plain_context() -> RequestContext:
+    request = Request("GET", b"/", "/", b"", [], b"", "1.1", "127.0.0.1", True)
+    ctx = RequestContext(request)
+    ctx.response = Response(200)
+    ctx.request_id = "r-1"
+    ctx.client_address = "127.0.0.1"
+    ctx.route = "/"
+    ctx.outcome = Outcome.SUCCESS_LOCAL
+    return ctx
+
+
+def test_lines_are_written_in_batches_and_close_writes_what_is_pending():
+    stream = io.BytesIO()
+    log = AccessLogFilter("gateway", "host:gateway:1", stream)
+
+    async def write() -> None:
+        log.apply(plain_context())
+        log.apply(plain_context())
+        assert stream.getvalue() == b""  # nothing per request: the batch is written later
+        log.close()
+
+    asyncio.run(write())
+    assert len(stream.getvalue().splitlines()) == 2
+
+
+def test_a_request_without_attempts_or_error_logs_neither():
+    stream = io.BytesIO()
+    log = AccessLogFilter("gateway", "host:gateway:1", stream)
+
+    async def write() -> None:
+        log.apply(plain_context())
+        log.flush()
+
+    asyncio.run(write())
+    line = orjson.loads(stream.getvalue())
+    assert "attempts" not in line
+    assert "error" not in line
+    assert line["origin"] == ""
+    assert line["status"] == 200
+
+
+def test_a_closed_log_stream_does_not_fail_requests():
+    stream = io.BytesIO()
+    log = AccessLogFilter("gateway", "host:gateway:1", stream)
+    stream.close()
+
+    async def write() -> None:
+        log.apply(plain_context())
+        log.flush()  # the write fails; the request it logged must not
+
+    asyncio.run(write())

@@ -3,7 +3,6 @@ from collections import Counter
 from tests.support.factories import instance
 
 from reelcloud.platform.discovery import ZoneAwareRoundRobin
-from reelcloud.platform.discovery.client import order_by_zone
 
 
 def test_round_robin_over_same_zone_instances():
@@ -22,11 +21,6 @@ def test_other_zones_are_used_when_ours_has_none():
 
 def test_nothing_to_choose_from():
     assert ZoneAwareRoundRobin("z1").choose("A", []) is None
-
-
-def test_registry_urls_of_our_zone_come_first():
-    peers = [("http://a/", "z1"), ("http://b/", "z2"), ("http://c/", "z2")]
-    assert order_by_zone(peers, "z2") == ["http://b/", "http://c/", "http://a/"]
 
 
 def test_a_new_candidate_list_is_used_at_once():

@@ -1,0 +1,32 @@
+import asyncio
+
+import pytest
+
+from reelcloud.platform.errors import BadRequestError, CommandTimeoutError
+from reelcloud.platform.resilience import CommandRunner, ResilienceConfig
+
+pytestmark = pytest.mark.asyncio
+
+
+def runner(clock, **command):
+    config = ResilienceConfig()
+    if command:
+        config.set_command("dep", **command)
+    return CommandRunner(config, clock=clock)
+
+
+async def test_config_changes_apply_at_run_time_and_are_validated(clock):
+    commands = runner(clock)
+    commands.config.set_command("dep", timeout_ms=10)
+
+    async def slow():
+        await asyncio.sleep(1)
+
+    with pytest.raises(CommandTimeoutError):
+        await commands.execute("dep", slow)
+    with pytest.raises(BadRequestError, match="unknown"):
+        commands.config.set_command("dep", timeout_seconds=1)
+    with pytest.raises(BadRequestError, match="int"):
+        commands.config.set_command("dep", timeout_ms="fast")
+    with pytest.raises(BadRequestError):
+        commands.config.set_command("dep", error_threshold_percent=150)
