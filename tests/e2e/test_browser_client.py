@@ -27,6 +27,7 @@ from tests.support.browser import (
     missing_prerequisites,
 )
 from tests.support.cli import ROOT
+from tests.support.waiting import wait_for, wait_for_sync
 
 from reelcloud.platform.events import EventConsumer
 
@@ -98,24 +99,26 @@ class Viewer:
             timeout=timeout_s * 1000,
         )
 
+    def buffered_end(self) -> float:
+        """How far the video is buffered, in media seconds."""
+        return float(
+            self.page.evaluate(
+                "(b => b.length ? b.end(b.length - 1) : 0)(document.querySelector('video').buffered)"
+            )
+        )
+
     def hosts_since(self, t: float) -> list[str]:
         return [host for at, host, _ in self.segments if at >= t]
 
-    def watch_clock(self, seconds: float) -> tuple[float, float]:
-        """Samples the video clock every 100 ms for `seconds`: (longest freeze, time advanced)."""
-        start = last = self.current_time()
-        frozen_since = time.monotonic()
-        longest = 0.0
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            now_time = self.current_time()
-            now = time.monotonic()
-            if now_time > last:
-                last = now_time
-                frozen_since = now
-            longest = max(longest, now - frozen_since)
-            self.page.wait_for_timeout(100)
-        return longest, last - start
+    def until(self, condition: Any, what: Any, timeout_s: float = 30) -> Any:
+        """Poll `condition` while the page runs (its events keep arriving between polls)."""
+        return wait_for_sync(
+            condition,
+            what=what,
+            timeout_s=timeout_s,
+            interval_s=0.1,
+            pause=lambda s: self.page.wait_for_timeout(s * 1000),
+        )
 
 
 @pytest.fixture
@@ -150,13 +153,21 @@ def play_events(site: BrowserPlatform, play_id: str, wanted: set[str]) -> dict[s
         await consumer.start()
         seen: dict[str, list] = {}
         try:
-            for _ in range(40):
+
+            async def all_arrived() -> bool:
                 for envelope, message in await consumer.fetch(batch=500, timeout_s=0.5):
                     if envelope.payload.get("play_id") == play_id:
                         seen.setdefault(envelope.type, []).append(envelope.payload)
                     await message.ack()
-                if wanted <= set(seen):
-                    break
+                return wanted <= set(seen)
+
+            await wait_for(
+                all_arrived,
+                what=lambda: (
+                    f"play {play_id}'s {sorted(wanted)} events arrive (got {sorted(seen)})"
+                ),
+                interval_s=0,
+            )
         finally:
             await consumer.aclose()
         return seen
@@ -240,8 +251,10 @@ def test_sign_in_browse_and_play_from_the_first_choice_oca(viewer):
     page.screenshot(path=str(SCREENSHOTS / "player.png"))
 
     # A heartbeat was recorded: the Play API accepted it and it is on the event stream.
-    page.wait_for_function("true", timeout=1000)
-    assert any(path.endswith("/heartbeat") and code == 200 for _, path, code in viewer.beats)
+    viewer.until(
+        lambda: any(path.endswith("/heartbeat") and code == 200 for _, path, code in viewer.beats),
+        what=lambda: f"the Play API accepts a heartbeat (answers so far: {viewer.beats})",
+    )
     events = play_events(site, played["play_id"], {"play.started", "play.heartbeat"})
     beat = events["play.heartbeat"][0]
     assert beat["qoe"]["startup_ms"] > 0
@@ -267,9 +280,15 @@ def test_an_oca_killed_mid_play_fails_over_without_a_stall(viewer):
     killed = site.oca_of_host(serving)
     killed_at = time.monotonic()
     with site.kept_down(killed):  # kill -9, and again whenever the launcher restarts it
-        longest_freeze_s, advanced_s = viewer.watch_clock(8.0)
-    assert advanced_s > 6.0, advanced_s
-    assert longest_freeze_s < 2.0, longest_freeze_s
+        # Without a stall: the next OCA answers before playback uses up what was buffered
+        # when the serving one died (in media time, whatever the machine's speed).
+        played_at_kill, buffered_at_kill = viewer.current_time(), viewer.buffered_end()
+        viewer.until(
+            lambda: [h for h in viewer.hosts_since(killed_at) if h != serving],
+            what="a segment comes from another OCA after the kill",
+        )
+        assert viewer.current_time() < buffered_at_kill, (played_at_kill, buffered_at_kill)
+        viewer.wait_for_time(played_at_kill + 6.0, timeout_s=60)  # and playback goes on
     after = viewer.hosts_since(killed_at + 0.5)
     assert after, "no segment was fetched after the OCA died"
     assert serving not in after
@@ -282,7 +301,6 @@ def test_an_oca_killed_mid_play_fails_over_without_a_stall(viewer):
     stopped = play_events(site, played["play_id"], {"play.stopped"})["play.stopped"][0]
     assert stopped["qoe"]["pathway_changes"] >= 1
     assert stopped["qoe"]["pathways_seen"].startswith(killed + ">")
-    assert stopped["qoe"]["longest_stall_ms"] < 2000
 
 
 def test_an_oca_that_stops_reporting_leaves_the_steering_manifest_and_the_player(viewer):
@@ -294,33 +312,35 @@ def test_an_oca_that_stops_reporting_leaves_the_steering_manifest_and_the_player
     assert first.startswith("oca-b-"), played["ocas"]
     viewer.wait_for_time(3.0)
     assert set(viewer.hosts_since(0)) == {site.oca_host(first)}
-    assert viewer.steering
+    viewer.until(lambda: viewer.steering, what="the player fetches a steering manifest")
     assert viewer.steering[-1][1]["PATHWAY-PRIORITY"][0] == first
 
     pid = site.kill(first, signal.SIGSTOP)  # hung: no reports (and no answers)
     stopped_at = time.monotonic()
     try:
-        deadline = stopped_at + 10
-        while time.monotonic() < deadline:
-            dropped = [
-                (t, m) for t, m in viewer.steering
+        dropped = viewer.until(
+            lambda: [
+                (t, m)
+                for t, m in viewer.steering
                 if t > stopped_at and first not in m["PATHWAY-PRIORITY"]
-            ]  # fmt: skip
-            if dropped:
-                break
-            page.wait_for_timeout(100)
-        assert dropped, [m for _, m in viewer.steering[-3:]]
+            ],
+            what=lambda: (
+                f"a steering manifest without {first} "
+                f"(last: {[m for _, m in viewer.steering[-3:]]})"
+            ),
+        )
         dropped_at, manifest = dropped[0]
         assert manifest["PATHWAY-PRIORITY"][0].startswith("oca-b-")  # its site peer
-        page.wait_for_function("window.reelcloudPlayer.qoe().pathway_changes >= 1", timeout=10_000)
+        page.wait_for_function("window.reelcloudPlayer.qoe().pathway_changes >= 1", timeout=30_000)
         moved_to = viewer.page.evaluate("window.reelcloudPlayer.qoe().pathway")
         assert moved_to != first
-        page.wait_for_timeout(2000)
-        assert viewer.hosts_since(dropped_at + 0.5), "nothing fetched after the steering change"
+        viewer.until(
+            lambda: viewer.hosts_since(dropped_at + 0.5),
+            what="a segment is fetched after the steering change",
+        )
         assert site.oca_host(first) not in viewer.hosts_since(dropped_at + 0.5)
         before = viewer.current_time()
-        page.wait_for_timeout(1500)
-        assert viewer.current_time() > before  # still playing
+        viewer.until(lambda: viewer.current_time() > before, what="the video keeps playing")
     finally:
         os.kill(pid, signal.SIGCONT)
 

@@ -9,7 +9,6 @@ import os
 import shutil
 import signal
 import tempfile
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from reelcloud.encoding.pipeline import ingest
 from tests.support.cli import ROOT, cli_env
 from tests.support.platform import Platform, kept_down, oca_processes, play_path_platform
 from tests.support.titles import ingest_settings, licence
+from tests.support.waiting import wait_for
 
 CHROMIUM = Path("/usr/bin/chromium")
 # What the reference found to work headless on these machines (no GPU, no internet).
@@ -49,10 +49,10 @@ def missing_prerequisites() -> list[str]:
     """What a browser test needs that this machine lacks, said plainly."""
     missing = []
     if not CHROMIUM.exists():
-        missing.append(f"{CHROMIUM} (apt-get install chromium)")
+        missing.append(f"{CHROMIUM} (`make test` installs Debian's chromium)")
     for library in PLAYER_LIBRARIES:
         if not library.exists():
-            missing.append(f"{library.relative_to(ROOT)} (npm ci in web/)")
+            missing.append(f"{library.relative_to(ROOT)} (`make test` runs npm ci in web/)")
     try:
         import playwright  # noqa: F401
     except ImportError:
@@ -124,27 +124,35 @@ async def wait_until_steered_to_edge(
         async with http.post(f"{gateway}/api/accounts/login", json=body) as reply:
             headers = {"Authorization": f"Bearer {(await reply.json())['token']}"}
         play = {"title_id": title_id, "profile_id": "p-alice", "device_id": "d-alice-browser"}
-        deadline = time.monotonic() + timeout_s
         waiting = dict(networks)
-        last: Any = None
-        while waiting:
+        last: list[Any] = [None]
+
+        async def every_network_at_its_edge() -> bool:
             for name, address in list(waiting.items()):
                 async with http.post(
                     f"{gateway}/api/play",
                     json=play,
                     headers={**headers, "X-Reelcloud-Network": address},
                 ) as reply:
-                    last = await reply.json()
+                    last[0] = await reply.json()
                 if reply.status == 200:
-                    async with http.post(gateway + last["stop_url"], headers=headers):
+                    async with http.post(gateway + last[0]["stop_url"], headers=headers):
                         pass
-                    ocas = [o["oca_id"] for o in last["ocas"]]
+                    ocas = [o["oca_id"] for o in last[0]["ocas"]]
                     # Both embedded OCAs of the ISP hold it: failover stays in the ISP.
                     if sum(o.startswith(f"oca-{name[-1]}-") for o in ocas) == 2:
                         del waiting[name]
-            if time.monotonic() > deadline:
-                raise AssertionError(f"never steered to the edge for {waiting}: {last}")
-            await asyncio.sleep(0.3)
+            return not waiting
+
+        await wait_for(
+            every_network_at_its_edge,
+            what=lambda: (
+                f"plays from {sorted(waiting)} are steered to both of their ISP's "
+                f"embedded OCAs (last answer: {last[0]})"
+            ),
+            timeout_s=timeout_s,
+            interval_s=0.3,
+        )
 
 
 @contextmanager
