@@ -6,9 +6,11 @@ import asyncio
 import aiohttp
 import m3u8
 import pytest
+import pytest_asyncio
 import yaml
 from tests.support.cli import cli_env, reelcloud, wait_gone, wait_status
 from tests.support.factories import free_port
+from tests.support.waiting import wait_for
 
 from reelcloud.platform.topology import default_topology_path
 
@@ -38,10 +40,18 @@ def shipped_platform(tmp_path):
         assert wait_gone(str(data_dir)) == []
 
 
+@pytest_asyncio.fixture
+async def isp_a_home():
+    """An HTTP client at home in ISP A; closed however the test ends."""
+    connector = aiohttp.TCPConnector(local_addr=("127.10.0.9", 0))
+    async with aiohttp.ClientSession(connector=connector) as http:
+        yield http
+
+
 @pytest.mark.timeout(300)
-@pytest.mark.timeout(300)
-async def test_a_demo_member_plays_the_demo_title_from_their_isp(shipped_platform):
+async def test_a_demo_member_plays_the_demo_title_from_their_isp(shipped_platform, isp_a_home):
     data_dir, gateway = shipped_platform
+    http = isp_a_home
     seeded = await asyncio.to_thread(
         wait_status,
         data_dir,
@@ -52,50 +62,66 @@ async def test_a_demo_member_plays_the_demo_title_from_their_isp(shipped_platfor
     )
     seed = next(j for j in seeded["jobs"] if j["name"] == "demo-seed")
     assert seed["exit_code"] == 0
-    connector = aiohttp.TCPConnector(local_addr=("127.10.0.9", 0))  # a home in ISP A
-    async with aiohttp.ClientSession(connector=connector) as http:
+
+    # Seeding ends when the title is on the origin and announced; the catalog lists it once
+    # it has read the event.
+    async def catalog_titles():
         async with http.get(f"{gateway}/api/catalog/titles") as reply:
-            titles = (await reply.json())["titles"]
-        assert [t["name"] for t in titles] == ["Test Pattern Odyssey"]
-        title_id = titles[0]["id"]
+            return reply.status == 200 and (await reply.json())["titles"]
 
-        async def signed_in(who):
-            body = {"email": f"{who}@reelcloud.test", "password": "reelcloud"}
-            async with http.post(f"{gateway}/api/accounts/login", json=body) as reply:
-                assert reply.status == 200
-                return {"Authorization": f"Bearer {(await reply.json())['token']}"}
+    titles = await wait_for(
+        catalog_titles, what="the catalog lists the seeded demo title", timeout_s=60
+    )
+    assert [t["name"] for t in titles] == ["Test Pattern Odyssey"]
+    title_id = titles[0]["id"]
 
-        alice = await signed_in("alice")
-        body = {"title_id": title_id, "profile_id": "p-alice", "device_id": "d-alice-browser"}
-        for _ in range(300):  # until the OCAs of ISP A hold it
-            async with http.post(f"{gateway}/api/play", json=body, headers=alice) as reply:
-                played = await reply.json()
-            if reply.status == 200 and played["ocas"][0]["oca_id"].startswith("oca-a-"):
-                break
-            if reply.status == 200:
-                async with http.post(gateway + played["stop_url"], headers=alice):
-                    pass
-            await asyncio.sleep(0.5)
-        assert played["ocas"][0]["oca_id"].startswith("oca-a-"), played
-
-        master = m3u8.loads(played["hls"]["playlist"], uri=gateway + played["hls"]["url"])
-        variant = next(
-            p for p in master.playlists if p.stream_info.pathway_id == played["ocas"][0]["oca_id"]
-        )
-        async with http.get(variant.absolute_uri, headers=alice) as reply:
-            media = m3u8.loads(await reply.text())
-        async with http.get(gateway + media.keys[-1].uri) as reply:
+    async def signed_in(who):
+        body = {"email": f"{who}@reelcloud.test", "password": "reelcloud"}
+        async with http.post(f"{gateway}/api/accounts/login", json=body) as reply:
             assert reply.status == 200
-            assert len(await reply.read()) == 16
-        async with http.get(media.segments[0].uri) as reply:
-            assert reply.status == 200
-            assert reply.url.host.startswith("127.10.255.")
-            assert len(await reply.read()) > 0
-        async with http.post(gateway + played["stop_url"], headers=alice) as reply:
-            assert reply.status == 200
+            return {"Authorization": f"Bearer {(await reply.json())['token']}"}
 
-        eve = await signed_in("eve")  # in Brazil, where the demo title is not licensed
-        body = {"title_id": title_id, "profile_id": "p-eve", "device_id": "d-eve-browser"}
-        async with http.post(f"{gateway}/api/play", json=body, headers=eve) as reply:
-            assert reply.status == 403
-            assert (await reply.json())["error"]["code"] == "not_licensed"
+    alice = await signed_in("alice")
+    body = {"title_id": title_id, "profile_id": "p-alice", "device_id": "d-alice-browser"}
+    last = []
+
+    async def steered_to_isp_a():
+        async with http.post(f"{gateway}/api/play", json=body, headers=alice) as reply:
+            answer = await reply.json()
+        last[:] = [answer]
+        if reply.status != 200:
+            return None
+        if answer["ocas"][0]["oca_id"].startswith("oca-a-"):
+            return answer
+        async with http.post(gateway + answer["stop_url"], headers=alice):
+            pass  # free the stream slot for the next try
+        return None
+
+    played = await wait_for(
+        steered_to_isp_a,
+        what=lambda: f"a play from ISP A is steered to an ISP A OCA (last answer: {last})",
+        timeout_s=150,
+        interval_s=0.5,
+    )
+
+    master = m3u8.loads(played["hls"]["playlist"], uri=gateway + played["hls"]["url"])
+    variant = next(
+        p for p in master.playlists if p.stream_info.pathway_id == played["ocas"][0]["oca_id"]
+    )
+    async with http.get(variant.absolute_uri, headers=alice) as reply:
+        media = m3u8.loads(await reply.text())
+    async with http.get(gateway + media.keys[-1].uri) as reply:
+        assert reply.status == 200
+        assert len(await reply.read()) == 16
+    async with http.get(media.segments[0].uri) as reply:
+        assert reply.status == 200
+        assert reply.url.host.startswith("127.10.255.")
+        assert len(await reply.read()) > 0
+    async with http.post(gateway + played["stop_url"], headers=alice) as reply:
+        assert reply.status == 200
+
+    eve = await signed_in("eve")  # in Brazil, where the demo title is not licensed
+    body = {"title_id": title_id, "profile_id": "p-eve", "device_id": "d-eve-browser"}
+    async with http.post(f"{gateway}/api/play", json=body, headers=eve) as reply:
+        assert reply.status == 403
+        assert (await reply.json())["error"]["code"] == "not_licensed"

@@ -6,7 +6,7 @@ import os
 import signal
 import subprocess
 import sys
-import time
+import threading
 import urllib.error
 import urllib.request
 
@@ -14,6 +14,7 @@ import pytest
 import yaml
 from tests.support.cli import ROOT, cli_env, reelcloud, wait_gone, wait_status
 from tests.support.factories import free_port
+from tests.support.waiting import wait_for_sync
 
 from reelcloud.platform.topology import default_topology_path
 
@@ -29,7 +30,6 @@ def test_up_then_ctrl_c_leaves_nothing_behind(tmp_path):
     topology.write_text(yaml.safe_dump(doc))
     data_dir = tmp_path / "data"
 
-    started = time.monotonic()
     with subprocess.Popen(
         [
             sys.executable,
@@ -48,19 +48,30 @@ def test_up_then_ctrl_c_leaves_nothing_behind(tmp_path):
         text=True,
         start_new_session=True,  # its own process group, as a terminal's foreground job is
     ) as launcher:
-        try:
-            assert launcher.stdout is not None
-            output = []
+        output: list[str] = []
+
+        def read_all() -> None:
+            # All along: a pipe nobody reads fills up and blocks the launcher's next print.
             for line in launcher.stdout:
                 output.append(line)
-                if "platform up in" in line:
-                    break
-            assert any("platform up in" in line for line in output), "".join(output)
-            up_after = time.monotonic() - started
-            assert up_after < 30, f"took {up_after:.1f} s"
+
+        reader = threading.Thread(target=read_all, daemon=True)
+        reader.start()
+        try:
+            wait_for_sync(
+                lambda: (
+                    any("platform up in" in line for line in output) or launcher.poll() is not None
+                ),
+                what=lambda: (
+                    "the launcher says the platform is up; it printed:\n" + "".join(output)
+                ),
+                timeout_s=90,
+                interval_s=0.1,
+            )
+            assert launcher.poll() is None, "".join(output)
 
             current = wait_status(
-                data_dir, lambda s: all(i["status"] == "UP" for i in s["instances"]), timeout_s=15
+                data_dir, lambda s: all(i["status"] == "UP" for i in s["instances"])
             )
             services = sorted(i["service"] for i in current["instances"])
             assert services == [
@@ -75,7 +86,15 @@ def test_up_then_ctrl_c_leaves_nothing_behind(tmp_path):
                 *["registry"] * 2,
                 *["steering"] * 2,
             ]
-            assert {e["name"] for e in current["engines"]} == {"postgres", "nats", "seaweedfs"}
+            # The shipped engines, and a memcached per zone when the topology enables them.
+            memcached = doc["engines"].get("memcached", {})
+            per_zone = memcached.get("nodes_per_zone", 1) if memcached.get("enabled") else 0
+            assert {e["name"] for e in current["engines"]} == {
+                "postgres",
+                "nats",
+                "seaweedfs",
+                *(f"memcached-{z}-{n}" for z in doc["zones"] for n in range(1, per_zone + 1)),
+            }
             # Both gateway processes answer on the one shared port.
             base = f"http://127.0.0.1:{gateway['options']['listen_port']}"
             served = {urllib.request.urlopen(base + "/").status for _ in range(4)}
@@ -95,13 +114,19 @@ def test_up_then_ctrl_c_leaves_nothing_behind(tmp_path):
             pids = [i["pid"] for i in current["instances"]] + [e["pid"] for e in current["engines"]]
 
             os.killpg(launcher.pid, signal.SIGINT)  # what Ctrl-C does to the foreground job
-            assert launcher.wait(timeout=30) == 0
+            assert launcher.wait(timeout=60) == 0, "".join(output)
         finally:
             if launcher.poll() is None:
                 launcher.kill()
-    for pid in pids:
-        assert not os.path.exists(f"/proc/{pid}"), f"pid {pid} survived"
-    assert wait_gone(str(data_dir), timeout_s=5) == []
+            reader.join(timeout=10)
+    # The launcher returns once it has stopped every child; a pid can linger only as long as
+    # the kernel takes to reap it.
+    wait_for_sync(
+        lambda: not [pid for pid in pids if os.path.exists(f"/proc/{pid}")],
+        what=lambda: f"pids {[p for p in pids if os.path.exists(f'/proc/{p}')]} are gone",
+        timeout_s=10,
+    )
+    assert wait_gone(str(data_dir)) == []
     assert not (data_dir / "launcher.json").exists()
     # status now says plainly that nothing runs there.
     after = reelcloud("status", "--data-dir", str(data_dir))
