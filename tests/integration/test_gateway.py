@@ -74,8 +74,8 @@ class World:
             sys.executable, "-m", "reelcloud", "run", "echo", env=env, cwd=self.tmp,
             stderr=asyncio.subprocess.DEVNULL,
         )  # fmt: skip
-        await wait_for((self.tmp / "run" / f"host:echo:{number}.json").exists, timeout_s=15)
-        self.origins[number] = proc
+        self.origins[number] = proc  # before waiting: the fixture stops it if it never comes up
+        await wait_for((self.tmp / "run" / f"host:echo:{number}.json").exists)
         return proc
 
     async def start_gateway(self, **options) -> str:
@@ -96,16 +96,18 @@ async def world(tmp_path):
     doc = world.topology()
     topology_path = write_topology(tmp_path / "topology.yaml", doc)
     async with registry_peers(Topology.model_validate(doc), tmp_path):
-        await asyncio.gather(
-            world.start_origin(1, topology_path), world.start_origin(2, topology_path)
-        )
-        yield world
-        for gateway in world.gateways:
-            await gateway.stop()
-        for proc in world.origins.values():
-            if proc.returncode is None:
-                proc.send_signal(signal.SIGTERM)
-                await proc.wait()
+        try:
+            await asyncio.gather(
+                world.start_origin(1, topology_path), world.start_origin(2, topology_path)
+            )
+            yield world
+        finally:
+            for gateway in world.gateways:
+                await gateway.stop()
+            for proc in world.origins.values():
+                if proc.returncode is None:
+                    proc.send_signal(signal.SIGTERM)
+                    await proc.wait()
 
 
 async def ready(http, base, path="/echo-api/slow?s=0", count=2):

@@ -40,7 +40,12 @@ async def start_echo(tmp_path, topology_path):
         stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
     announce = tmp_path / "run" / "host:echo:1.json"
-    await wait_for(announce.exists, timeout_s=15)
+    try:
+        await wait_for(announce.exists, what="the echo instance announces its address")
+    except BaseException:
+        proc.kill()
+        await proc.wait()
+        raise
     import orjson
 
     return proc, "http://" + orjson.loads(announce.read_bytes())["address"]
