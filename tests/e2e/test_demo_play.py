@@ -32,8 +32,8 @@ def shipped_platform(tmp_path):
     result = reelcloud(
         "up", "--detach", "--topology", str(topology), "--data-dir", str(data_dir), env=cli_env()
     )
-    assert result.returncode == 0, result.stdout + result.stderr
-    try:
+    try:  # stopped even when it came up halfway
+        assert result.returncode == 0, result.stdout + result.stderr
         yield data_dir, f"http://127.0.0.1:{port}"
     finally:
         reelcloud("down", "--data-dir", str(data_dir))
