@@ -30,7 +30,7 @@ web: $(WEB_STAMP)
 
 # Before anything else (prerequisites are made left to right): npm must be there for `web`.
 system-deps-up system-deps-test: system-deps-%:
-	@sh scripts/system-deps.sh $*
+	@PYTHON=$(PYTHON) VENV=$(VENV) sh scripts/system-deps.sh $*
 
 up: system-deps-up $(STAMP) web
 	$(BIN)/reelcloud up

@@ -23,6 +23,12 @@ chromium|chromium|test
 npm|nodejs npm|up test
 REQUIREMENTS
 
+# Making the virtualenv takes Debian's venv module, unless there is one already.
+if [ ! -x "${VENV:-.venv}/bin/python" ] && ! "${PYTHON:-python3}" -c 'import ensurepip' 2>/dev/null
+then
+  missing="$missing python3-venv"
+fi
+
 [ -z "$missing" ] && exit 0
 missing=${missing# }
 
