@@ -51,7 +51,7 @@ def wait_status(data_dir: Path, predicate: Any, timeout_s: float = 60, **kw: Any
         seen[:] = [status(data_dir, **kw)]
         return seen[0] if predicate(seen[0]) else None
 
-    return wait_for_sync(
+    current: dict[str, Any] = wait_for_sync(
         matched,
         what=lambda: (
             f"`reelcloud status` satisfies {getattr(predicate, '__name__', 'the test')}; "
@@ -60,6 +60,7 @@ def wait_status(data_dir: Path, predicate: Any, timeout_s: float = 60, **kw: Any
         timeout_s=timeout_s,
         interval_s=0.3,
     )
+    return current
 
 
 def processes_mentioning(text: str) -> list[int]:

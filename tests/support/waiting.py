@@ -14,10 +14,8 @@ from __future__ import annotations
 import asyncio
 import inspect
 import time
-from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
-
-T = TypeVar("T")
+from collections.abc import Callable
+from typing import Any
 
 # What a condition may ask to be shown when it never held: a fixed text, or one built at
 # that moment (counts, the last answer).
@@ -46,13 +44,13 @@ def _failure(
 
 
 async def wait_for(
-    condition: Callable[[], Awaitable[T]] | Callable[[], T],
+    condition: Callable[[], Any],
     *,
     what: What = None,
     timeout_s: float = 30.0,
     interval_s: float = 0.05,
     ignoring: tuple[type[BaseException], ...] = (),
-) -> T:
+) -> Any:
     """Poll `condition` (sync or async) until it returns something truthy, and return that.
     Exceptions in `ignoring` count as "not yet" (a service still starting, say)."""
     loop = asyncio.get_running_loop()
@@ -64,7 +62,7 @@ async def wait_for(
             if inspect.isawaitable(result):
                 result = await result
             if result:
-                return result  # type: ignore[return-value]
+                return result
             last = result
         except ignoring as exc:
             last = exc
@@ -74,14 +72,14 @@ async def wait_for(
 
 
 def wait_for_sync(
-    condition: Callable[[], T],
+    condition: Callable[[], Any],
     *,
     what: What = None,
     timeout_s: float = 30.0,
     interval_s: float = 0.05,
     ignoring: tuple[type[BaseException], ...] = (),
     pause: Callable[[float], object] = time.sleep,
-) -> T:
+) -> Any:
     """`wait_for` for code without an event loop. `pause` is how to wait between polls: a
     Playwright page must be given `page.wait_for_timeout` so that its events keep arriving."""
     deadline = time.monotonic() + timeout_s
