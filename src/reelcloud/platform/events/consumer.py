@@ -40,7 +40,7 @@ class EventConsumer:
         assert self._sub is not None, "start() first"
         try:
             messages = await self._sub.fetch(batch, timeout=timeout_s)
-        except nats.errors.TimeoutError:
+        except TimeoutError:  # nats' own, and the bare asyncio one nats-py raises at times
             return []
         return [(Envelope.from_bytes(m.data), m) for m in messages]
 
