@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
+import json
 import os
 import signal
 import time
@@ -29,7 +31,9 @@ from tests.support.browser import (
 from tests.support.cli import ROOT
 from tests.support.waiting import wait_for, wait_for_sync
 
+from reelcloud.platform.assets import manifest_key
 from reelcloud.platform.events import EventConsumer
+from reelcloud.platform.storage import ASSETS_BUCKET
 
 SCREENSHOTS = ROOT / "docs" / "screenshots"
 FEATURED = "Test Pattern Odyssey"  # 30 s, licensed in US, GB, DE
@@ -391,3 +395,66 @@ def test_phone_width_keeps_the_page_inside_the_screen(viewer):
     assert page.evaluate(focused) == "More info"
     page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.classList.contains('tile')")
+
+
+def publish_coming_soon(site: BrowserPlatform) -> str:
+    """A copy of the featured title under a new id whose segments are on no OCA and not on the
+    origin either: listed by the catalog, never playable."""
+    manifest = json.loads(json.dumps(site.titles[FEATURED]))
+    title_id = "coming-attraction"
+    manifest["title_id"] = title_id
+    manifest["metadata"] = {**manifest["metadata"], "title": "Coming Attraction", "popularity": 0}
+    for file in manifest["files"]:  # every rung's segments and the audio's: any play needs one
+        if file["name"].startswith("enc-seg-"):
+            file["content_id"] = hashlib.sha256(
+                f"never uploaded {file['name']}".encode()
+            ).hexdigest()
+
+    async def put() -> None:
+        origin = await site.platform.origin()
+        try:
+            await origin.put(ASSETS_BUCKET, manifest_key(title_id), json.dumps(manifest).encode())
+        finally:
+            await origin.aclose()
+
+    with ThreadPoolExecutor(1) as pool:  # Playwright's sync API keeps this thread's loop
+        pool.submit(asyncio.run, put()).result()
+    return title_id
+
+
+def test_a_title_no_oca_holds_yet_is_coming_soon_and_its_play_is_refused_clearly(viewer):
+    page, site = viewer.page, viewer.site
+    title_id = publish_coming_soon(site)
+    viewer.sign_in("alice")
+    listed = f"fetch('/api/catalog/titles/{title_id}').then(r => r.ok ? r.json() : {{}})"
+    viewer.until(
+        lambda: page.evaluate(listed).get("availability") == "coming_soon",
+        what=f"the catalog lists {title_id} as coming soon",
+        timeout_s=60,
+    )
+    page.goto(f"{site.gateway}/#/home")
+    page.reload()  # the home page's listing, now with the new title
+    tile = page.locator(f".tile[data-title='{title_id}']").first
+    tile.wait_for()
+    assert "coming-soon" in (tile.get_attribute("class") or "").split()
+    assert tile.get_attribute("aria-label") == "Coming Attraction (coming soon)"
+    assert tile.locator(".badge.soon").inner_text() == "Coming soon"
+
+    # Its page says so, and offers no Play.
+    tile.click()
+    notice = page.locator("#coming-soon")
+    notice.wait_for()
+    assert notice.inner_text().startswith("Coming soon.")
+    assert page.locator("#play-button").count() == 0
+    assert page.locator(".availability").count() == 0  # not "Available in …" next to it
+
+    # A play asked for anyway (a stale page, a bookmark) is refused with a clear message.
+    with page.expect_response("**/api/play") as reply:
+        page.goto(f"{site.gateway}/#/watch/{title_id}?from=0")
+    assert reply.value.status == 409
+    assert reply.value.json()["error"]["code"] == "not_yet_available"
+    page.get_by_role("alert").wait_for()
+    assert page.locator("#player-message-heading").inner_text() == "Coming soon"
+    assert "isn't ready to stream yet" in page.get_by_role("alert").inner_text()
+    assert page.locator(".watch").get_attribute("data-state") == "not-yet"
+    assert viewer.segments == []

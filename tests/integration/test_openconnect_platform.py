@@ -63,12 +63,12 @@ def platform(tmp_path_factory):
         services=[
             {
                 "name": "cache-control",
-                "entrypoint": "reelcloud.services.cachecontrol.app:create_app",
+                "entrypoint": "reelcloud.services.cachecontrol.api:create_app",
                 "options": {"catalog_refresh_s": 0.3, "escalation_s": 5},
             },
             {
                 "name": "steering",
-                "entrypoint": "reelcloud.services.steering.app:create_app",
+                "entrypoint": "reelcloud.services.steering.api:create_app",
                 "layer": 2,
                 "options": {"state_poll_s": 0.2, "manifest_ttl_s": 1},
             },

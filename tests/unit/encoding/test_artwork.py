@@ -2,7 +2,6 @@ from pathlib import Path
 
 from reelcloud.encoding.artwork import artwork_size, command, grab_time_s
 from reelcloud.encoding.probe import SourceInfo
-from reelcloud.services.catalog.artwork import artwork_entry
 
 
 def source(width, height, duration_s=40.0):
@@ -28,16 +27,3 @@ def test_the_frame_is_grabbed_past_the_opening_but_inside_short_titles():
     assert argv[argv.index("-ss") + 1] == "3.0"
     assert argv.index("-ss") < argv.index("-i")  # seek on input: no decode of the whole opening
     assert argv[-1] == "/tmp/a.jpg"
-
-
-def test_the_catalog_finds_artwork_and_its_content_id_in_the_manifest():
-    manifest = {
-        "artwork": {"name": "artwork.jpg", "width": 480, "height": 270, "at_s": 12.0},
-        "files": [
-            {"name": "init-0.m4s", "content_id": "a" * 64, "size": 10},
-            {"name": "artwork.jpg", "content_id": "b" * 64, "size": 20},
-        ],
-    }
-    assert artwork_entry(manifest)["content_id"] == "b" * 64
-    assert artwork_entry('{"files": []}') is None  # ingested before artwork existed
-    assert artwork_entry({"artwork": {"name": "artwork.jpg"}, "files": []}) is None

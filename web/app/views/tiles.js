@@ -12,17 +12,25 @@ export function availableHere(title) {
   return title.available_in.includes(session.member.country);
 }
 
+// Listed but not streamable yet: no OCA holds it (it is still being copied to them).
+export function comingSoon(title) {
+  return title.availability === "coming_soon";
+}
+
 export function tile(title, { progress } = {}) {
   const available = availableHere(title);
-  const label = `${title.name}${available ? "" : " (not available in your country)"}`;
-  return h("a.tile" + (available ? "" : ".unavailable"),
+  const soon = available && comingSoon(title);
+  const label = `${title.name}${available ? "" : " (not available in your country)"}`
+    + (soon ? " (coming soon)" : "");
+  return h("a.tile" + (available ? "" : ".unavailable") + (soon ? ".coming-soon" : ""),
     { href: `#/title/${encodeURIComponent(title.id)}`, "aria-label": label,
-      dataset: { title: title.id } },
+      dataset: { title: title.id, availability: title.availability } },
     title.artwork_url
       ? h("img", { src: title.artwork_url, alt: "", loading: "lazy", width: 480, height: 270 })
       : null,
     h("span.caption", { "aria-hidden": "true" }, title.name),
     available ? null : h("span.badge", { "aria-hidden": "true" }, "Not in your country"),
+    soon ? h("span.badge.soon", { "aria-hidden": "true" }, "Coming soon") : null,
     progress !== undefined
       ? h("span.progress", { "aria-hidden": "true" },
           h("span", { style: { width: `${Math.round(progress * 100)}%` } }))

@@ -25,6 +25,10 @@ function denial(err, title) {
     case "maturity":
       return ["Not available on this profile",
               `${name} is rated above what the ${session.profile.name} profile allows.`];
+    case "not_yet_available":
+      return ["Coming soon",
+              `${name} isn't ready to stream yet: it is still being copied to the servers near you. ` +
+              "Try again in a minute."];
     case "too_many_streams":
       return ["Too many people are watching",
               "Your plan's screens are all in use. Stop playing on another device and try again."];
@@ -219,9 +223,12 @@ export async function renderWatch({ id, query }) {
       const device = session.device();
       play = await api.play({ title_id: id, profile_id: profile.id, device_id: device.id });
     } catch (err) {
-      setState(err instanceof ApiError && err.status === 403 ? "denied" : "error");
-      const [heading, text] = err instanceof ApiError && err.status === 403
-        ? denial(err, title) : ["We can't play this right now", err.message];
+      // Refusals the member can understand: 403 (licence, plan, profile, screens) and 409 (not
+      // on any OCA yet); anything else is an error.
+      const refused = err instanceof ApiError
+        && (err.status === 403 || (err.status === 409 && err.code === "not_yet_available"));
+      setState(refused ? (err.status === 409 ? "not-yet" : "denied") : "error");
+      const [heading, text] = refused ? denial(err, title) : ["We can't play this right now", err.message];
       showMessage(heading, text, err.code);
       return;
     }

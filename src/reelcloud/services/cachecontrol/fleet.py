@@ -8,57 +8,15 @@ An OCA whose reports stop is stale after `stale_after_reports` intervals and lea
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
-
-from reelcloud.openconnect.store import CONTENT_ID
 from reelcloud.platform.clock import Clock, SystemClock
 from reelcloud.platform.errors import NotFoundError
 from reelcloud.platform.topology import OcaConfig, OpenConnectConfig, SiteConfig
+from reelcloud.services.cachecontrol.models import Health, Report
 
-MAX_IDS_PER_REPORT = 1_000_000
 UNHEALTHY_ERROR_RATE = 0.5
-
-
-class Health(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    active_connections: int = Field(ge=0)
-    bytes_per_s: float = Field(ge=0)
-    requests_per_s: float = Field(ge=0)
-    error_rate: float = Field(ge=0, le=1)
-    disk_used: int = Field(ge=0)
-    disk_free: int = Field(ge=0)
-    draining: bool = False
-
-
-class Report(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    seq: int = Field(ge=0)
-    health: Health
-    prefixes: list[str] = Field(max_length=10_000)
-    full: list[str] | None = Field(default=None, max_length=MAX_IDS_PER_REPORT)
-    added: list[str] = Field(default=[], max_length=MAX_IDS_PER_REPORT)
-    removed: list[str] = Field(default=[], max_length=MAX_IDS_PER_REPORT)
-    fill: dict[str, Any] = {}
-
-    @field_validator("prefixes")
-    @classmethod
-    def _networks(cls, prefixes: list[str]) -> list[str]:
-        return [str(ipaddress.ip_network(p)) for p in prefixes]
-
-    @field_validator("full", "added", "removed")
-    @classmethod
-    def _content_ids(cls, ids: list[str] | None) -> list[str] | None:
-        if ids is not None:
-            bad = next((i for i in ids if not CONTENT_ID.match(i)), None)
-            if bad is not None:
-                raise ValueError(f"{bad[:80]!r} is not a content id")
-        return ids
 
 
 @dataclass
@@ -82,6 +40,8 @@ class OcaState:
         )
 
     def is_healthy(self, now: float, stale_after_s: float) -> bool:
+        """Fresh and reporting ok: steering's notion of usable (`OcaView.is_usable`, from the
+        same `report_age_s`, `reports_ok` and `stale_after_s` this service sends it)."""
         if self.last_report_at is None or now - self.last_report_at > stale_after_s:
             return False
         return self.reports_ok
@@ -131,33 +91,3 @@ class Fleet:
     def healthy(self, now: float | None = None) -> list[OcaState]:
         at = self.clock.now() if now is None else now
         return [s for s in self.ocas.values() if s.is_healthy(at, self.stale_after_s)]
-
-    def snapshot(self, with_content: bool) -> dict[str, Any]:
-        """What steering reads. Health is cheap and sent every time; content only on change."""
-        now = self.clock.now()
-        ocas = []
-        for state in self.ocas.values():
-            entry: dict[str, Any] = {
-                "id": state.config.id,
-                "site": state.site.name,
-                "site_kind": state.site.kind,
-                "kind": state.config.kind,
-                "address": state.config.address,
-                "port": state.port,
-                "prefixes": state.prefixes,
-                # An age, not a time: steering judges freshness on its own clock.
-                "report_age_s": None
-                if state.last_report_at is None
-                else round(now - state.last_report_at, 3),
-                "reports_ok": state.reports_ok,
-                "load": state.health.active_connections if state.health else 0,
-            }
-            if with_content:
-                entry["content_ids"] = sorted(state.content)
-            ocas.append(entry)
-        return {
-            "generated_at": now,
-            "stale_after_s": self.stale_after_s,
-            "content_version": self.content_version,
-            "ocas": ocas,
-        }

@@ -5,15 +5,13 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
+from typing import Protocol
 
-import orjson
-
-from reelcloud.platform.errors import NotFoundError, ReelcloudError
-from reelcloud.platform.storage import ASSETS_BUCKET, ObjectStore
+from reelcloud.platform.assets import AssetManifest
+from reelcloud.platform.errors import ReelcloudError
 
 log = logging.getLogger(__name__)
 
-MANIFEST_NAME = "manifest.json"
 NEW_TITLE_S = 24 * 3600  # a title this young is filled out of cycle, at any hour
 
 
@@ -30,6 +28,9 @@ class Title:
     files: tuple[TitleFile, ...]
     popularity: float
     published_at: float
+    # What a play needs (every rung's HLS files and the audio); None: every file (a title
+    # published without renditions, as tools and tests do, so it is never playable empty).
+    playable: frozenset[str] | None = None
 
     @property
     def size(self) -> int:
@@ -39,20 +40,22 @@ class Title:
     def content_ids(self) -> frozenset[str]:
         return frozenset(f.content_id for f in self.files)
 
+    @property
+    def playable_ids(self) -> frozenset[str]:
+        """What an OCA must hold before this title is offered for play."""
+        return self.content_ids if self.playable is None else self.playable
+
     def is_new(self, now: float) -> bool:
         return now - self.published_at < NEW_TITLE_S
 
     @classmethod
-    def from_manifest(cls, manifest: dict[str, object]) -> Title:
-        files = manifest["files"]
-        metadata = manifest.get("metadata") or {}
-        assert isinstance(files, list)
-        assert isinstance(metadata, dict)
+    def from_manifest(cls, manifest: AssetManifest) -> Title:
         return cls(
-            title_id=str(manifest["title_id"]),
-            files=tuple(TitleFile(f["name"], f["content_id"], int(f["size"])) for f in files),
-            popularity=float(metadata.get("popularity", 0.0)),
-            published_at=float(manifest.get("encoded_at", 0.0)),  # type: ignore[arg-type]
+            title_id=manifest.title_id,
+            files=tuple(TitleFile(f.name, f.content_id, f.size) for f in manifest.files),
+            popularity=manifest.metadata.popularity,
+            published_at=manifest.encoded_at,
+            playable=manifest.playable_content_ids() or None,
         )
 
 
@@ -67,6 +70,14 @@ def rank(titles: list[Title], plays: dict[str, int], now: float | None = None) -
     )
 
 
+class ManifestSource(Protocol):
+    """Where published titles' manifests are read (the origin: `store.OriginManifests`)."""
+
+    async def published(self) -> list[str]: ...
+
+    async def manifest(self, title_id: str) -> AssetManifest: ...
+
+
 class TitleCatalog:
     """Every published title on the origin; `refresh` reads manifests it has not seen yet."""
 
@@ -74,31 +85,25 @@ class TitleCatalog:
         self.titles: dict[str, Title] = {}
         self.plays: dict[str, int] = {}
         self.refreshed_at = 0.0
+        self.version = 0  # bumped whenever a title arrives or leaves
 
-    async def refresh(self, store: ObjectStore) -> list[str]:
+    async def refresh(self, source: ManifestSource) -> list[str]:
         found = []
-        seen = set()
-        try:
-            listing = [info async for info in store.objects(ASSETS_BUCKET, "titles/")]
-        except NotFoundError:
-            return []  # no bucket yet: nothing has been published
-        for info in listing:
-            parts = info.key.split("/")
-            if len(parts) != 3 or parts[2] != MANIFEST_NAME:
-                continue
-            title_id = parts[1]
-            seen.add(title_id)
+        published = await source.published()
+        for title_id in published:
             if title_id in self.titles:
                 continue
             try:
-                manifest = orjson.loads(await store.get(ASSETS_BUCKET, info.key))
-                self.titles[title_id] = Title.from_manifest(manifest)
-            except (ReelcloudError, orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
-                log.warning("skipping %s: unreadable manifest (%s)", info.key, exc)
+                self.titles[title_id] = Title.from_manifest(await source.manifest(title_id))
+            except (ReelcloudError, ValueError) as exc:  # pydantic's ValidationError included
+                log.warning("skipping %s: unreadable manifest (%s)", title_id, exc)
                 continue
             found.append(title_id)
-        for gone in set(self.titles) - seen:  # withdrawn from the origin
-            del self.titles[gone]
+        gone = set(self.titles) - set(published)  # withdrawn from the origin
+        for title_id in gone:
+            del self.titles[title_id]
+        if found or gone:
+            self.version += 1
         self.refreshed_at = time.time()
         if found:
             log.info("catalog: %d new titles (%d in all)", len(found), len(self.titles))

@@ -1,4 +1,6 @@
-"""The catalog database: titles (with their asset manifests) and licensing windows."""
+"""Where the catalog's data lives and comes from: its database (titles with their asset
+manifests, licensing windows), the origin (published manifests, artwork), and cache control
+(which titles are playable, read over HTTP)."""
 
 from __future__ import annotations
 
@@ -6,9 +8,13 @@ from datetime import date
 from typing import Any
 
 import asyncpg
-import orjson
+from pydantic import ValidationError
 
-from reelcloud.platform.errors import NotFoundError
+from reelcloud.platform.assets import AssetFile, AssetManifest, manifest_key
+from reelcloud.platform.discovery import ServiceHttpClient
+from reelcloud.platform.errors import NotFoundError, UnavailableError
+from reelcloud.platform.storage import ASSETS_BUCKET, ObjectStore
+from reelcloud.services.catalog.models import AvailabilitySnapshot, LicenseWindow, TitleRecord
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS titles (
@@ -32,9 +38,51 @@ CREATE TABLE IF NOT EXISTS licenses (
 );
 """
 
+# A title's columns with its artwork file found in the manifest by the database, so listings
+# never load whole manifests (hundreds of files each) to show a picture.
+_COLUMNS = """
+    t.id, t.name, t.year, t.genres, t.maturity, t.description, t.duration_s, t.popularity,
+    t.published_at, a.name AS artwork_name, a.content_id AS artwork_content_id,
+    a.size AS artwork_size
+"""
+_ARTWORK = """
+    LEFT JOIN LATERAL (
+        SELECT f->>'name' AS name, f->>'content_id' AS content_id, (f->>'size')::bigint AS size
+        FROM jsonb_array_elements(t.manifest->'files') AS f
+        WHERE f->>'name' = t.manifest->'artwork'->>'name'
+        LIMIT 1
+    ) AS a ON true
+"""
 
-def _date(text: str) -> date:
-    return date.fromisoformat(text)
+
+def _record(
+    row: asyncpg.Record, licenses: list[LicenseWindow], manifest_json: str | None = None
+) -> TitleRecord:
+    artwork = None
+    if row["artwork_name"] is not None:
+        artwork = AssetFile(
+            name=row["artwork_name"],
+            content_id=row["artwork_content_id"],
+            size=row["artwork_size"] or 0,
+        )
+    return TitleRecord(
+        id=row["id"],
+        name=row["name"],
+        year=row["year"],
+        genres=tuple(row["genres"]),
+        maturity=row["maturity"],
+        description=row["description"],
+        duration_s=row["duration_s"],
+        popularity=row["popularity"],
+        published_at=row["published_at"],
+        licenses=tuple(licenses),
+        artwork=artwork,
+        manifest_json=manifest_json,
+    )
+
+
+def _window(row: asyncpg.Record) -> LicenseWindow:
+    return LicenseWindow(row["title_id"], row["country"], row["starts"], row["ends"])
 
 
 class CatalogStore:
@@ -44,10 +92,19 @@ class CatalogStore:
     async def known_ids(self) -> set[str]:
         return {r["id"] for r in await self.pool.fetch("SELECT id FROM titles")}
 
-    async def publish(self, manifest: dict[str, Any]) -> None:
-        """Insert or replace a title from its asset manifest (ingest's output)."""
-        metadata = manifest.get("metadata") or {}
-        title_id = manifest["title_id"]
+    async def publish(self, manifest: AssetManifest, raw: str) -> None:
+        """Insert or replace a title from its asset manifest (`raw`: as ingest wrote it, kept
+        whole for the Play API)."""
+        metadata = manifest.metadata
+        title_id = manifest.title_id
+        windows = [
+            (
+                str(w["country"]).upper(),
+                date.fromisoformat(w["start"]),
+                date.fromisoformat(w["end"]),
+            )
+            for w in metadata.licenses
+        ]  # KeyError / ValueError for a window that is not one, before anything is written
         async with self.pool.acquire() as conn, conn.transaction():
             await conn.execute(
                 """
@@ -61,45 +118,51 @@ class CatalogStore:
                     manifest = EXCLUDED.manifest, published_at = EXCLUDED.published_at
                 """,
                 title_id,
-                str(metadata.get("title") or title_id),
-                metadata.get("year"),
-                list(metadata.get("genres") or []),
-                str(metadata.get("maturity") or "PG"),
-                str(metadata.get("description") or ""),
-                float(manifest.get("duration_s") or 0.0),
-                float(metadata.get("popularity") or 0.0),
-                orjson.dumps(manifest).decode(),
-                float(manifest.get("encoded_at") or 0.0),
+                metadata.title or title_id,
+                metadata.year,
+                list(metadata.genres),
+                metadata.maturity,
+                metadata.description,
+                manifest.duration_s,
+                metadata.popularity,
+                raw,
+                manifest.encoded_at,
             )
             await conn.execute("DELETE FROM licenses WHERE title_id = $1", title_id)
-            for window in metadata.get("licenses") or []:
+            for country, starts, ends in windows:
                 await conn.execute(
                     "INSERT INTO licenses (title_id, country, starts, ends) VALUES ($1, $2, $3, $4)"
                     " ON CONFLICT (title_id, country) DO UPDATE SET starts = EXCLUDED.starts,"
                     " ends = EXCLUDED.ends",
                     title_id,
-                    str(window["country"]).upper(),
-                    _date(window["start"]),
-                    _date(window["end"]),
+                    country,
+                    starts,
+                    ends,
                 )
 
-    async def title(self, title_id: str) -> dict[str, Any]:
-        row = await self.pool.fetchrow("SELECT * FROM titles WHERE id = $1", title_id)
+    async def title(self, title_id: str, *, with_manifest: bool = False) -> TitleRecord:
+        manifest = ", t.manifest::text AS manifest_json" if with_manifest else ""
+        row = await self.pool.fetchrow(
+            f"SELECT {_COLUMNS}{manifest} FROM titles t {_ARTWORK} WHERE t.id = $1", title_id
+        )
         if row is None:
             raise NotFoundError(f"no title {title_id!r}")
-        title = dict(row)
-        title["licenses"] = await self.licenses(title_id)
-        return title
+        licenses = await self._licenses([title_id])
+        return _record(row, licenses.get(title_id, []), row.get("manifest_json"))
 
-    async def licenses(self, title_id: str) -> list[dict[str, Any]]:
+    async def _licenses(self, title_ids: list[str]) -> dict[str, list[LicenseWindow]]:
         rows = await self.pool.fetch(
-            "SELECT * FROM licenses WHERE title_id = $1 ORDER BY country", title_id
+            "SELECT * FROM licenses WHERE title_id = ANY($1::text[]) ORDER BY title_id, country",
+            title_ids,
         )
-        return [dict(r) for r in rows]
+        found: dict[str, list[LicenseWindow]] = {}
+        for row in rows:
+            found.setdefault(row["title_id"], []).append(_window(row))
+        return found
 
     async def titles(
         self, *, country: str = "", genre: str = "", query: str = "", limit: int = 100
-    ) -> list[dict[str, Any]]:
+    ) -> list[TitleRecord]:
         conditions: list[str] = []
         args: list[object] = []
         if country:
@@ -118,5 +181,52 @@ class CatalogStore:
         where = ("WHERE " + " AND ".join(conditions)) if conditions else ""
         args.append(limit)
         order = f"ORDER BY t.popularity DESC, t.name LIMIT ${len(args)}"
-        rows = await self.pool.fetch(f"SELECT t.* FROM titles t {where} {order}", *args)
-        return [dict(r) for r in rows]
+        rows = await self.pool.fetch(
+            f"SELECT {_COLUMNS} FROM titles t {_ARTWORK} {where} {order}", *args
+        )
+        licenses = await self._licenses([r["id"] for r in rows])
+        return [_record(r, licenses.get(r["id"], [])) for r in rows]
+
+
+class OriginManifests:
+    """Published titles on the origin: a manifest's presence means published."""
+
+    def __init__(self, origin: ObjectStore) -> None:
+        self.origin = origin
+
+    async def published(self) -> list[str]:
+        try:
+            keys = [info.key async for info in self.origin.objects(ASSETS_BUCKET, "titles/")]
+        except NotFoundError:
+            return []  # no bucket yet: nothing published
+        ids = []
+        for key in keys:
+            parts = key.split("/")
+            if len(parts) == 3 and key == manifest_key(parts[1]):
+                ids.append(parts[1])
+        return ids
+
+    async def manifest(self, title_id: str) -> tuple[AssetManifest, str]:
+        """The title's manifest, parsed and as stored (ValueError when it is not one)."""
+        raw = (await self.origin.get(ASSETS_BUCKET, manifest_key(title_id))).decode()
+        return AssetManifest.parse(raw), raw
+
+    async def file(self, title_id: str, name: str) -> bytes:
+        return await self.origin.get(ASSETS_BUCKET, f"titles/{title_id}/{name}")
+
+
+class AvailabilitySource:
+    """Which titles cache control says are playable (`GET /v1/availability`)."""
+
+    def __init__(self, client: ServiceHttpClient) -> None:
+        self.client = client
+
+    async def fetch(self) -> AvailabilitySnapshot:
+        raw: Any = await self.client.get("/v1/availability")
+        try:
+            return AvailabilitySnapshot.model_validate(raw)
+        except ValidationError as exc:
+            raise UnavailableError(f"cache control's availability is not one: {exc}") from exc
+
+    async def aclose(self) -> None:
+        await self.client.aclose()

@@ -7,20 +7,23 @@ contain the client's address (all covering prefixes, found in a radix tree), ran
 2. the longer matching prefix (more specific routes win),
 3. lower load (open connections, from the OCA's last report),
 
-keeping only healthy OCAs (fresh reports, not draining, few errors) that hold every requested
-file. When that leaves nothing, IXP OCAs and then the designated origin-backed OCA are added,
-so a play never gets an empty list.
+keeping only usable OCAs (fresh reports, not draining, few errors) that hold every requested
+file. When that leaves nothing, the list widens to the IXP site's OCAs, then the designated
+origin-backed OCA, then any other usable OCA — but only ever to usable OCAs holding every
+requested file: an OCA that does not hold a file answers 404, so a play steered to it fails.
+When no usable OCA holds the files, the answer is empty (the title is not playable yet; cache
+control's availability, which the catalog lists, uses the same notion, so listed means steered).
 """
 
 from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass, field
-from typing import Any
 
 import radix
 
 from reelcloud.platform.clock import Clock, SystemClock
+from reelcloud.services.steering.models import SteeringStateSnapshot
 
 SITE_PREFERENCE = {"embedded": 0, "ixp": 1}
 DEFAULT_RESULTS = 10
@@ -40,8 +43,10 @@ class OcaView:
     healthy: bool  # by its own report: not draining, error rate low
     load: int
     content: frozenset[str] = field(default_factory=frozenset)
+    titles: frozenset[str] = field(default_factory=frozenset)  # held with every playable file
 
     def is_usable(self, now: float, stale_after_s: float) -> bool:
+        """Cache control's `OcaState.is_healthy`, judged on steering's clock."""
         return (
             self.healthy
             and self.last_report_at is not None
@@ -52,7 +57,7 @@ class OcaView:
 @dataclass(frozen=True)
 class Choice:
     oca: OcaView
-    reason: str  # embedded | ixp | fallback-ixp | fallback-origin
+    reason: str  # embedded | ixp | fallback-ixp | fallback-origin | fallback-other
 
 
 class SteeringTable:
@@ -61,39 +66,42 @@ class SteeringTable:
         self.stale_after_s = stale_after_s
         self.clock = clock or SystemClock()
         self.ocas: dict[str, OcaView] = {}
-        self.content_version = -1
+        self.content_version: str | None = None  # cache control's, opaque
         self._tree = radix.Radix()
         self._prefixes: dict[str, tuple[str, ...]] = {}
 
     # ---- state ---------------------------------------------------------------------------------
 
-    def load(self, snapshot: dict[str, Any]) -> None:
-        """Take cache control's state in; content ids come only when they changed."""
+    def load(self, snapshot: SteeringStateSnapshot) -> None:
+        """Take cache control's state in; holdings come only when they changed."""
         now = self.clock.now()
-        self.stale_after_s = float(snapshot.get("stale_after_s", self.stale_after_s))
+        self.stale_after_s = snapshot.stale_after_s
         ocas = {}
-        for entry in snapshot["ocas"]:
-            old = self.ocas.get(entry["id"])
-            if "content_ids" in entry:
-                content = frozenset(entry["content_ids"])
+        for entry in snapshot.ocas:
+            old = self.ocas.get(entry.id)
+            if entry.content_ids is not None:
+                content = frozenset(entry.content_ids)
+                titles = frozenset(entry.titles_held or ())
             else:
                 content = old.content if old else frozenset()
-            age = entry["report_age_s"]
-            ocas[entry["id"]] = OcaView(
-                id=entry["id"],
-                site=entry["site"],
-                site_kind=entry["site_kind"],
-                address=entry["address"],
-                port=int(entry["port"]),
-                prefixes=list(entry["prefixes"]),
-                last_report_at=None if age is None else now - float(age),
-                healthy=bool(entry["reports_ok"]),
-                load=int(entry["load"]),
+                titles = old.titles if old else frozenset()
+            age = entry.report_age_s
+            ocas[entry.id] = OcaView(
+                id=entry.id,
+                site=entry.site,
+                site_kind=entry.site_kind,
+                address=entry.address,
+                port=entry.port,
+                prefixes=list(entry.prefixes),
+                last_report_at=None if age is None else now - age,
+                healthy=entry.reports_ok,
+                load=entry.load,
                 content=content,
+                titles=titles,
             )
         self.ocas = ocas
-        if any("content_ids" in entry for entry in snapshot["ocas"]):
-            self.content_version = int(snapshot["content_version"])
+        if snapshot.has_content:
+            self.content_version = snapshot.content_version
         self._index_prefixes()
 
     def _index_prefixes(self) -> None:
@@ -141,27 +149,33 @@ class SteeringTable:
         return choices
 
     def _fallback(self, content_ids: frozenset[str], now: float) -> list[Choice]:
-        """Nobody announcing the client's prefix can serve: the IXP site, then the origin OCA."""
-        ixp = [
+        """Nobody announcing the client's prefix can serve it: the IXP site, then the origin
+        OCA, then any other OCA — each only if usable and holding every requested file."""
+        serving = [
             v
             for v in self.ocas.values()
-            if v.site_kind == "ixp" and v.is_usable(now, self.stale_after_s)
+            if v.is_usable(now, self.stale_after_s) and content_ids <= v.content
         ]
-        ixp.sort(key=lambda v: (not content_ids <= v.content, v.load, v.id))
+        ixp = sorted((v for v in serving if v.site_kind == "ixp"), key=lambda v: (v.load, v.id))
         choices = [Choice(v, "fallback-ixp") for v in ixp]
-        origin = self.ocas.get(self.origin_oca)
-        if origin is not None and all(c.oca.id != origin.id for c in choices):
+        chosen = {v.id for v in ixp}
+        origin = next((v for v in serving if v.id == self.origin_oca), None)
+        if origin is not None and origin.id not in chosen:
             choices.append(Choice(origin, "fallback-origin"))
-        return choices
+            chosen.add(origin.id)
+        others = sorted(
+            (v for v in serving if v.id not in chosen),
+            key=lambda v: (SITE_PREFERENCE.get(v.site_kind, len(SITE_PREFERENCE)), v.load, v.id),
+        )
+        return choices + [Choice(v, "fallback-other") for v in others]
 
-    def order_pathways(self, pathways: list[str]) -> list[str]:
-        """A play's pathways (OCA ids) as the steering manifest gives them now: the usable ones
-        in their steered order, the others dropped (all kept only if none is usable, since a
-        player needs at least one)."""
+    def order_pathways(self, pathways: list[str], title_id: str) -> list[str]:
+        """A play's pathways (OCA ids) as the steering manifest gives them now, in their steered
+        order: those holding every playable file of the title, the usable ones only — unless
+        none is usable (a player needs a pathway, and a late report does not mean an OCA stopped
+        serving). Never one that does not hold the title: empty when none does (players keep
+        the pathway they have)."""
         now = self.clock.now()
-        usable = [
-            p
-            for p in pathways
-            if p in self.ocas and self.ocas[p].is_usable(now, self.stale_after_s)
-        ]
-        return usable or list(pathways)
+        holding = [p for p in pathways if p in self.ocas and title_id in self.ocas[p].titles]
+        usable = [p for p in holding if self.ocas[p].is_usable(now, self.stale_after_s)]
+        return usable or holding

@@ -1,0 +1,110 @@
+"""Cache control over HTTP; every handler only translates to `CacheControl` calls.
+
+POST /v1/reports              an OCA's report (signed by the OCA)
+GET  /v1/fill-manifest        the calling OCA's fill manifest (signed by the OCA)
+GET  /v1/steering-state       every OCA's health, prefixes and (when changed) holdings
+GET  /v1/availability         per title: playable, since when, the OCAs holding it (the catalog)
+POST /v1/fill/now             run an out-of-window fill on every OCA (`reelcloud fill --now`)
+GET  /v1/ocas                 a readable summary per OCA (`reelcloud ocas` and people)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+from pydantic import BaseModel
+
+from reelcloud.platform.app import create_service_app
+from reelcloud.platform.errors import ConfigurationError, ReelcloudError
+from reelcloud.platform.oca_auth import verify_request
+from reelcloud.platform.settings import Settings, service_options
+from reelcloud.platform.storage import ObjectStore
+from reelcloud.platform.validation import parse_body
+from reelcloud.services.cachecontrol.models import Report
+from reelcloud.services.cachecontrol.service import CacheControl
+from reelcloud.services.cachecontrol.settings import CacheControlSettings
+from reelcloud.services.cachecontrol.store import OriginManifests
+
+log = logging.getLogger(__name__)
+
+CONTROL = web.AppKey("cache_control", CacheControl)
+
+
+def _json(model: BaseModel) -> web.Response:
+    return web.Response(body=model.model_dump_json(), content_type="application/json")
+
+
+def _signed_oca(request: web.Request, body: bytes) -> str:
+    secret = request.app[CONTROL].config.report_secret
+    return verify_request(secret, dict(request.headers), request.method, request.path, body)
+
+
+async def receive_report(request: web.Request) -> web.Response:
+    body = await request.read()
+    oca_id = _signed_oca(request, body)
+    report = parse_body(Report, body, "report")
+    return _json(request.app[CONTROL].receive(oca_id, report))
+
+
+async def fill_manifest(request: web.Request) -> web.Response:
+    oca_id = _signed_oca(request, b"")
+    return _json(request.app[CONTROL].fill_manifest(oca_id))
+
+
+async def steering_state(request: web.Request) -> web.Response:
+    return _json(request.app[CONTROL].steering_state(request.query.get("content_version")))
+
+
+async def availability(request: web.Request) -> web.Response:
+    return _json(request.app[CONTROL].availability())
+
+
+async def fill_now(request: web.Request) -> web.Response:
+    return _json(request.app[CONTROL].fill_now())
+
+
+async def ocas(request: web.Request) -> web.Response:
+    return _json(request.app[CONTROL].summary())
+
+
+async def refresh_catalog_forever(control: CacheControl, settings: Settings) -> None:
+    if not settings.s3_url:
+        log.warning("no object store configured: no titles to place")
+        return
+    async with ObjectStore.from_settings(settings) as origin:
+        source = OriginManifests(origin)
+        while True:
+            try:
+                await control.refresh_catalog(source)
+            except ReelcloudError as exc:
+                log.warning("catalog refresh failed: %s", exc.message)
+            await asyncio.sleep(control.options.catalog_refresh_s)
+
+
+def create_app(settings: Settings) -> web.Application:
+    openconnect = settings.topology.openconnect
+    if openconnect is None:
+        raise ConfigurationError("cache-control needs an `openconnect:` topology section")
+    app = create_service_app(settings)
+    control = CacheControl(openconnect, service_options(settings, CacheControlSettings))
+    app[CONTROL] = control
+    app.router.add_post("/v1/reports", receive_report)
+    app.router.add_get("/v1/fill-manifest", fill_manifest)
+    app.router.add_get("/v1/steering-state", steering_state)
+    app.router.add_get("/v1/availability", availability)
+    app.router.add_post("/v1/fill/now", fill_now)
+    app.router.add_get("/v1/ocas", ocas)
+
+    async def background(app: web.Application) -> AsyncIterator[None]:
+        task = asyncio.create_task(refresh_catalog_forever(control, settings))
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    app.cleanup_ctx.append(background)
+    return app
