@@ -161,9 +161,12 @@ class LoadGenerator:
             async with PlatformClient(self.gateway, source_address=address) as client:
                 await self._sign_in(client, viewer.number)
                 stage = "browse"
-                titles = await client.titles(country=client.member["country"])
+                listed = await client.titles(country=client.member["country"])
+                # A viewer presses Play only on what the page offers: not on "coming soon".
+                titles = [t for t in listed if t.get("availability", "available") == "available"]
                 if not titles:
-                    raise NotFoundError("nothing is licensed in this country", code="no_titles")
+                    what = "available yet" if listed else "licensed in this country"
+                    raise NotFoundError(f"nothing is {what}", code="no_titles")
                 title = zipf_pick(titles, rng, self.plan.zipf_s)
                 stage = "play"
                 began = time.monotonic()
