@@ -5,9 +5,10 @@ a pure-Python loop on the main thread kept its pace beside a thread hashing with
 threads are enough and no process pool is needed. What starved GetMember under a burst of
 sign-ins was CPU, not the GIL: the default executor's six threads hashed on two cores and the
 event loop's thread competed with them as an equal. So the pool is small (`hash_workers`, one
-core fewer than the machine by default), its threads run some nice steps below the loop's thread (Linux
-schedules threads by their own nice value), and when more hashes wait than the pool finishes
-within `max_wait_s`, a new one is refused with BusyError instead of queued without end.
+core fewer than the machine by default), its threads run some nice steps below the loop's
+thread (Linux schedules threads by their own nice value), and when more hashes wait than the
+pool finishes within `max_wait_s`, a new one is refused with BusyError instead of queued
+without end.
 """
 
 from __future__ import annotations
