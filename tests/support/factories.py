@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from reelcloud.launcher.engines import free_port as launcher_free_port
 from reelcloud.platform.discovery import DiscoveryClient, build_instance_info
 from reelcloud.platform.eureka import DataCenterInfo, InstanceInfo, InstanceStatus, LeaseInfo
 from reelcloud.platform.topology import RegistryConfig, RegistryPeer, Topology
@@ -28,9 +28,9 @@ FAST_REGISTRY: dict[str, Any] = {
 
 
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A free port for a server a test names on the command line or in a topology (below the
+    ephemeral range, as the launcher picks its engines' ports)."""
+    return launcher_free_port()
 
 
 def registry_config(**overrides: Any) -> RegistryConfig:
