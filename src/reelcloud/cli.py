@@ -362,24 +362,13 @@ def _client_settings(data_dir: Path | None, topology: Path | None) -> Settings:
 
 
 def _gateway_url(settings: Settings, gateway: str | None, data_dir: Path | None = None) -> str:
-    """--gateway if given; else a gateway instance of the platform running in the data dir;
-    else (no platform there and no --data-dir asked for) the topology's gateway address."""
+    """--gateway if given; else the public listener of the topology's gateway (`settings` hold
+    the topology the platform in the data dir was started with). Naming a --data-dir where
+    nothing runs is an error, not a guess."""
     if gateway:
         return gateway
-    from reelcloud.launcher.control import ControlClient
-
     datadir = _datadir(data_dir)
-    if datadir.state_file.exists():
-        try:
-            status = asyncio.run(ControlClient(datadir, timeout_s=10).status())
-        except ReelcloudError:
-            status = None
-        if status is not None:
-            for instance in status["instances"]:
-                if instance["service"] == "gateway" and instance["address"]:
-                    return f"http://{instance['address']}"
-            raise ReelcloudError(f"the platform in {datadir.root} runs no gateway yet")
-    if data_dir is not None:
+    if data_dir is not None and not datadir.state_file.exists():
         raise ReelcloudError(
             f"no platform is running in {datadir.root}: start one with `reelcloud up`"
         )

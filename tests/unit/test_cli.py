@@ -81,3 +81,21 @@ def test_an_explicit_gateway_wins(tmp_path: Path):
         cli._gateway_url(cli._settings(tmp_path), "http://10.0.0.1:80", tmp_path)
         == "http://10.0.0.1:80"
     )
+
+
+def test_the_gateway_is_the_public_listener_of_the_topology_the_platform_runs(tmp_path: Path):
+    import json
+
+    import yaml
+
+    from reelcloud.platform.topology import default_topology_path
+
+    doc = yaml.safe_load(default_topology_path().read_text())
+    next(s for s in doc["services"] if s["name"] == "gateway")["options"]["listen_port"] = 18123
+    topology = tmp_path / "world.yaml"
+    topology.write_text(yaml.safe_dump(doc))
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    (data_dir / "launcher.json").write_text(json.dumps({"pid": 1, "topology_file": str(topology)}))
+    settings = cli._client_settings(data_dir, None)
+    assert cli._gateway_url(settings, None, data_dir) == "http://127.0.0.1:18123"
