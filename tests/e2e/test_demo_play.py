@@ -7,37 +7,17 @@ import aiohttp
 import m3u8
 import pytest
 import pytest_asyncio
-import yaml
-from tests.support.cli import cli_env, reelcloud, wait_gone, wait_status
-from tests.support.factories import free_port
+from tests.support.cli import wait_status
+from tests.support.platform import shipped_platform
 from tests.support.waiting import wait_for
-
-from reelcloud.platform.topology import default_topology_path
 
 pytestmark = pytest.mark.asyncio
 
 
 @pytest.fixture
-def shipped_platform(tmp_path):
-    doc = yaml.safe_load(default_topology_path().read_text())
-    for peer in doc["registry"]["peers"]:
-        peer["port"] = free_port()
-    gateway = next(s for s in doc["services"] if s["name"] == "gateway")
-    gateway["options"]["listen_port"] = port = free_port()
-    doc["openconnect"]["port"] = free_port()
-    doc["demo_catalog"] = {"enabled": True, "titles": 1, "seconds": 4}
-    topology = tmp_path / "topology.yaml"
-    topology.write_text(yaml.safe_dump(doc))
-    data_dir = tmp_path / "data"
-    result = reelcloud(
-        "up", "--detach", "--topology", str(topology), "--data-dir", str(data_dir), env=cli_env()
-    )
-    try:  # stopped even when it came up halfway
-        assert result.returncode == 0, result.stdout + result.stderr
-        yield data_dir, f"http://127.0.0.1:{port}"
-    finally:
-        reelcloud("down", "--data-dir", str(data_dir))
-        assert wait_gone(str(data_dir)) == []
+def shipped(tmp_path):
+    with shipped_platform(tmp_path, demo_titles=1, demo_seconds=4) as platform:
+        yield platform.data_dir, platform.gateway
 
 
 @pytest_asyncio.fixture
@@ -49,8 +29,8 @@ async def isp_a_home():
 
 
 @pytest.mark.timeout(300)
-async def test_a_demo_member_plays_the_demo_title_from_their_isp(shipped_platform, isp_a_home):
-    data_dir, gateway = shipped_platform
+async def test_a_demo_member_plays_the_demo_title_from_their_isp(shipped, isp_a_home):
+    data_dir, gateway = shipped
     http = isp_a_home
     seeded = await asyncio.to_thread(
         wait_status,

@@ -7,12 +7,9 @@ import json
 
 import aiohttp
 import pytest
-import yaml
-from tests.support.cli import cli_env, reelcloud, wait_gone
-from tests.support.factories import free_port
+from tests.support.cli import reelcloud
+from tests.support.platform import shipped_platform
 from tests.support.waiting import wait_for
-
-from reelcloud.platform.topology import default_topology_path
 
 pytestmark = pytest.mark.asyncio
 
@@ -21,27 +18,9 @@ DEMO_TITLES = 3
 
 @pytest.fixture
 def fresh_platform(tmp_path):
-    """The shipped topology on free ports, seeding a three-title demo catalog in the
-    background (as `make up` seeds six)."""
-    doc = yaml.safe_load(default_topology_path().read_text())
-    for peer in doc["registry"]["peers"]:
-        peer["port"] = free_port()
-    gateway = next(s for s in doc["services"] if s["name"] == "gateway")
-    gateway["options"]["listen_port"] = port = free_port()
-    doc["openconnect"]["port"] = free_port()
-    doc["demo_catalog"] = {"enabled": True, "titles": DEMO_TITLES, "seconds": 8}
-    topology = tmp_path / "topology.yaml"
-    topology.write_text(yaml.safe_dump(doc))
-    data_dir = tmp_path / "data"
-    result = reelcloud(
-        "up", "--detach", "--topology", str(topology), "--data-dir", str(data_dir), env=cli_env()
-    )
-    try:
-        assert result.returncode == 0, result.stdout + result.stderr
-        yield data_dir, f"http://127.0.0.1:{port}"
-    finally:
-        reelcloud("down", "--data-dir", str(data_dir))
-        assert wait_gone(str(data_dir)) == []
+    """Seeding a three-title demo catalog in the background (as `make up` seeds six)."""
+    with shipped_platform(tmp_path, demo_titles=DEMO_TITLES, demo_seconds=8) as platform:
+        yield platform.data_dir, platform.gateway
 
 
 @pytest.mark.timeout(600)

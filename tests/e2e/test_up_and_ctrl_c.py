@@ -13,19 +13,14 @@ import urllib.request
 import pytest
 import yaml
 from tests.support.cli import ROOT, cli_env, reelcloud, wait_gone, wait_status
-from tests.support.factories import free_port
+from tests.support.factories import shipped_topology_dict
 from tests.support.waiting import wait_for_sync
-
-from reelcloud.platform.topology import default_topology_path
 
 
 def test_up_then_ctrl_c_leaves_nothing_behind(tmp_path):
-    doc = yaml.safe_load(default_topology_path().read_text())
-    for peer in doc["registry"]["peers"]:  # the shipped topology, on ports free right now
-        peer["port"] = free_port()
+    doc = shipped_topology_dict()
     gateway = next(s for s in doc["services"] if s["name"] == "gateway")
-    gateway["options"]["listen_port"] = free_port()
-    doc["openconnect"]["port"] = oca_port = free_port()
+    oca_port = doc["openconnect"]["port"]
     topology = tmp_path / "topology.yaml"
     topology.write_text(yaml.safe_dump(doc))
     data_dir = tmp_path / "data"

@@ -10,7 +10,12 @@ import yaml
 from reelcloud.launcher.engines import free_port as launcher_free_port
 from reelcloud.platform.discovery import DiscoveryClient, build_instance_info
 from reelcloud.platform.eureka import DataCenterInfo, InstanceInfo, InstanceStatus, LeaseInfo
-from reelcloud.platform.topology import RegistryConfig, RegistryPeer, Topology
+from reelcloud.platform.topology import (
+    RegistryConfig,
+    RegistryPeer,
+    Topology,
+    default_topology_path,
+)
 
 FAST_REGISTRY: dict[str, Any] = {
     "lease_renewal_interval_s": 1,
@@ -191,4 +196,16 @@ def openconnect_dict(port: int = 8700, **overrides: Any) -> dict[str, Any]:
         ],
     }
     doc.update(overrides)
+    return doc
+
+
+def shipped_topology_dict() -> dict[str, Any]:
+    """The packaged topology as `reelcloud up` runs it, on ports free right now (so a test
+    platform never meets a developer's running one)."""
+    doc: dict[str, Any] = yaml.safe_load(default_topology_path().read_text())
+    for peer in doc["registry"]["peers"]:
+        peer["port"] = free_port()
+    gateway = next(s for s in doc["services"] if s["name"] == "gateway")
+    gateway["options"]["listen_port"] = free_port()
+    doc["openconnect"]["port"] = free_port()
     return doc

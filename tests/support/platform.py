@@ -22,6 +22,7 @@ from tests.support.factories import (
     discovery_client,
     free_port,
     openconnect_dict,
+    shipped_topology_dict,
     topology_dict,
     write_topology,
 )
@@ -141,6 +142,27 @@ def play_path_platform(
         env=env,
     ) as platform:
         yield platform, openconnect
+
+
+@contextmanager
+def shipped_platform(tmp: Path, *, demo_titles: int, demo_seconds: int) -> Iterator[Platform]:
+    """The packaged topology, detached, on free ports, seeding a demo catalog in the
+    background as `make up` does; stopped (and checked gone) at the end, even when it came up
+    halfway."""
+    doc = shipped_topology_dict()
+    doc["demo_catalog"] = {"enabled": True, "titles": demo_titles, "seconds": demo_seconds}
+    gateway_port = next(s for s in doc["services"] if s["name"] == "gateway")["options"][
+        "listen_port"
+    ]
+    topology = write_topology(tmp / "topology.yaml", doc)
+    data_dir = tmp / "data"
+    result = reelcloud("up", "--detach", "--topology", str(topology), "--data-dir", str(data_dir))
+    try:
+        assert result.returncode == 0, result.stdout + result.stderr
+        yield Platform(data_dir, gateway_port)
+    finally:
+        reelcloud("down", "--data-dir", str(data_dir))
+        assert wait_gone(str(data_dir)) == []
 
 
 def oca_processes(data_dir: Path, oca_id: str) -> list[int]:

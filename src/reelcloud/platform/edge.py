@@ -17,11 +17,6 @@ SESSION_HEADER = "X-Reelcloud-Session"
 NETWORK_HEADER = "X-Reelcloud-Network"  # the simulated network a browser says it sits in
 FORWARDED_FOR_HEADER = "X-Forwarded-For"
 
-# As the gateway writes them on the wire (lower case, bytes).
-EDGE_HEADERS_WIRE = frozenset(
-    h.lower().encode() for h in (MEMBER_HEADER, SESSION_HEADER, FORWARDED_FOR_HEADER)
-)
-
 __all__ = [
     "FAULT_HEADER",
     "FORWARDED_FOR_HEADER",

@@ -22,12 +22,13 @@ from reelcloud.platform.app import create_service_app
 from reelcloud.platform.errors import ConfigurationError, ReelcloudError
 from reelcloud.platform.oca_auth import verify_request
 from reelcloud.platform.settings import Settings, service_options
+from reelcloud.platform.steering_state import STEERING_STATE_PATH
 from reelcloud.platform.storage import ObjectStore
 from reelcloud.platform.validation import parse_body
 from reelcloud.services.cachecontrol.models import Report
 from reelcloud.services.cachecontrol.service import CacheControl
 from reelcloud.services.cachecontrol.settings import CacheControlSettings
-from reelcloud.services.cachecontrol.store import OriginManifests
+from reelcloud.services.cachecontrol.store import PublishedTitles
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +77,7 @@ async def refresh_catalog_forever(control: CacheControl, settings: Settings) -> 
         log.warning("no object store configured: no titles to place")
         return
     async with ObjectStore.from_settings(settings) as origin:
-        source = OriginManifests(origin)
+        source = PublishedTitles(origin)
         while True:
             try:
                 await control.refresh_catalog(source)
@@ -94,7 +95,7 @@ def create_app(settings: Settings) -> web.Application:
     app[CONTROL] = control
     app.router.add_post("/v1/reports", receive_report)
     app.router.add_get("/v1/fill-manifest", fill_manifest)
-    app.router.add_get("/v1/steering-state", steering_state)
+    app.router.add_get(STEERING_STATE_PATH, steering_state)
     app.router.add_get("/v1/availability", availability)
     app.router.add_post("/v1/fill/now", fill_now)
     app.router.add_get("/v1/ocas", ocas)

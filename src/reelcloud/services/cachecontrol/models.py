@@ -102,35 +102,6 @@ class FillNowReply(_Reply):
     fill_now: int
 
 
-# ---- GET /v1/steering-state ------------------------------------------------------------------
-
-
-class SteeringOca(_Reply):
-    id: str
-    site: str
-    site_kind: str
-    kind: str
-    address: str
-    port: int
-    prefixes: list[str]
-    # An age, not a time: steering judges freshness on its own clock.
-    report_age_s: float | None
-    reports_ok: bool  # its last report says it can serve: not draining, few errors
-    load: int
-    # Only when the holdings changed since the version the caller named:
-    content_ids: list[str] | None = None
-    # Titles it holds every playable file of (for the steering manifest's pathways).
-    titles_held: list[str] | None = None
-
-
-class SteeringState(_Reply):
-    generated_at: float
-    stale_after_s: float
-    # Opaque: changes whenever any OCA's holdings or the titles change (and on restart).
-    content_version: str
-    ocas: list[SteeringOca]
-
-
 # ---- GET /v1/availability --------------------------------------------------------------------
 
 

@@ -7,6 +7,7 @@ import logging
 import secrets
 
 from reelcloud.platform.clock import Clock, SystemClock
+from reelcloud.platform.steering_state import SteeringOca, SteeringState
 from reelcloud.platform.topology import OpenConnectConfig
 from reelcloud.services.cachecontrol.availability import AvailabilityTracker
 from reelcloud.services.cachecontrol.fleet import Fleet, OcaState
@@ -21,8 +22,6 @@ from reelcloud.services.cachecontrol.models import (
     OcaSummary,
     Report,
     ReportReply,
-    SteeringOca,
-    SteeringState,
     TitleAvailability,
 )
 from reelcloud.services.cachecontrol.planning import placement, sources_for
@@ -128,7 +127,6 @@ class CacheControl:
         now = self.clock.now()
         titles = list(self.catalog.titles.values())
         return SteeringState(
-            generated_at=now,
             stale_after_s=self.fleet.stale_after_s,
             content_version=version,
             ocas=[
@@ -144,7 +142,6 @@ class CacheControl:
             id=state.config.id,
             site=state.site.name,
             site_kind=state.site.kind,
-            kind=state.config.kind,
             address=state.config.address,
             port=state.port,
             prefixes=state.prefixes,

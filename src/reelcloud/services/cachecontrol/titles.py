@@ -71,7 +71,7 @@ def rank(titles: list[Title], plays: dict[str, int], now: float | None = None) -
 
 
 class ManifestSource(Protocol):
-    """Where published titles' manifests are read (the origin: `store.OriginManifests`)."""
+    """Where published titles' manifests are read (`platform.origin.PublishedTitles`)."""
 
     async def published(self) -> list[str]: ...
 

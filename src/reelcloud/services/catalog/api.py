@@ -24,6 +24,7 @@ from reelcloud.platform.errors import BadRequestError
 from reelcloud.platform.events import EventConsumer
 from reelcloud.platform.events.schema import SUBJECT_PREFIX
 from reelcloud.platform.openapi import Operation, Parameter, Raw, serve_fragment
+from reelcloud.platform.origin import PublishedTitles
 from reelcloud.platform.settings import Settings, service_options
 from reelcloud.platform.storage import ObjectStore
 from reelcloud.rpc import catalog_pb2, catalog_pb2_grpc
@@ -46,7 +47,6 @@ from reelcloud.services.catalog.store import (
     SCHEMA,
     AvailabilitySource,
     CatalogStore,
-    OriginManifests,
 )
 
 log = logging.getLogger(__name__)
@@ -181,7 +181,7 @@ def create_app(settings: Settings) -> web.Application:
         pool = await open_database(settings, "catalog", SCHEMA)
         store = CatalogStore(pool)
         origin = ObjectStore.from_settings(settings) if settings.s3_url else None
-        manifests = None if origin is None else OriginManifests(await origin.start())
+        manifests = None if origin is None else PublishedTitles(await origin.start())
         board = AvailabilityBoard()
         app[SERVICE] = CatalogService(store, board, ArtworkCache(manifests))
         availability = AvailabilitySource(ServiceHttpClient(state.discovery, "cache-control"))

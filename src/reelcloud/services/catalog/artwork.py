@@ -18,7 +18,7 @@ def artwork_url(title_id: str) -> str:
 
 
 class FileSource(Protocol):
-    """A title's files on the origin (`store.OriginManifests`)."""
+    """A title's files on the origin (`platform.origin.PublishedTitles`)."""
 
     async def file(self, title_id: str, name: str) -> bytes: ...
 

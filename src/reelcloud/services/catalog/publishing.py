@@ -29,11 +29,11 @@ RETRY_DELAY_S = 5.0  # a passing failure: redelivered this much later
 
 
 class Manifests(Protocol):
-    """Published manifests on the origin (`store.OriginManifests`)."""
+    """Published manifests on the origin (`platform.origin.PublishedTitles`)."""
 
     async def published(self) -> list[str]: ...
 
-    async def manifest(self, title_id: str) -> tuple[AssetManifest, str]: ...
+    async def stored_manifest(self, title_id: str) -> tuple[AssetManifest, str]: ...
 
 
 class Titles(Protocol):
@@ -75,7 +75,7 @@ class Publisher:
         self.events_flowing = False
 
     async def publish(self, title_id: str) -> None:
-        manifest, raw = await self.origin.manifest(title_id)
+        manifest, raw = await self.origin.stored_manifest(title_id)
         if manifest.title_id != title_id:
             raise ValueError(f"the manifest of {title_id!r} names {manifest.title_id!r}")
         await self.titles.publish(manifest, raw)

@@ -10,10 +10,9 @@ from typing import Any
 import asyncpg
 from pydantic import ValidationError
 
-from reelcloud.platform.assets import AssetFile, AssetManifest, manifest_key
+from reelcloud.platform.assets import AssetFile, AssetManifest
 from reelcloud.platform.discovery import ServiceHttpClient
 from reelcloud.platform.errors import NotFoundError, UnavailableError
-from reelcloud.platform.storage import ASSETS_BUCKET, ObjectStore
 from reelcloud.services.catalog.models import AvailabilitySnapshot, LicenseWindow, TitleRecord
 
 SCHEMA = """
@@ -186,33 +185,6 @@ class CatalogStore:
         )
         licenses = await self._licenses([r["id"] for r in rows])
         return [_record(r, licenses.get(r["id"], [])) for r in rows]
-
-
-class OriginManifests:
-    """Published titles on the origin: a manifest's presence means published."""
-
-    def __init__(self, origin: ObjectStore) -> None:
-        self.origin = origin
-
-    async def published(self) -> list[str]:
-        try:
-            keys = [info.key async for info in self.origin.objects(ASSETS_BUCKET, "titles/")]
-        except NotFoundError:
-            return []  # no bucket yet: nothing published
-        ids = []
-        for key in keys:
-            parts = key.split("/")
-            if len(parts) == 3 and key == manifest_key(parts[1]):
-                ids.append(parts[1])
-        return ids
-
-    async def manifest(self, title_id: str) -> tuple[AssetManifest, str]:
-        """The title's manifest, parsed and as stored (ValueError when it is not one)."""
-        raw = (await self.origin.get(ASSETS_BUCKET, manifest_key(title_id))).decode()
-        return AssetManifest.parse(raw), raw
-
-    async def file(self, title_id: str, name: str) -> bytes:
-        return await self.origin.get(ASSETS_BUCKET, f"titles/{title_id}/{name}")
 
 
 class AvailabilitySource:

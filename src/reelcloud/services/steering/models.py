@@ -7,37 +7,6 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict, Field
 
-# ---- cache control's GET /v1/steering-state, as steering reads it ------------------------------
-
-
-class _Incoming(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="ignore")
-
-
-class OcaStateEntry(_Incoming):
-    id: str
-    site: str
-    site_kind: str
-    address: str
-    port: int
-    prefixes: list[str]
-    report_age_s: float | None
-    reports_ok: bool
-    load: int
-    content_ids: list[str] | None = None  # None: unchanged since the version steering named
-    titles_held: list[str] | None = None  # titles it holds every playable file of
-
-
-class SteeringStateSnapshot(_Incoming):
-    stale_after_s: float
-    content_version: str
-    ocas: list[OcaStateEntry]
-
-    @property
-    def has_content(self) -> bool:
-        return any(entry.content_ids is not None for entry in self.ocas)
-
-
 # ---- GET /steering/v1/manifest -----------------------------------------------------------------
 
 

@@ -14,12 +14,12 @@ from reelcloud.platform.clock import Clock, SystemClock
 from reelcloud.platform.errors import BadRequestError, ReelcloudError
 from reelcloud.platform.signed_blobs import SignedBlobs
 from reelcloud.platform.signed_urls import SCOPE, UrlSigner, client_network
+from reelcloud.platform.steering_state import SteeringState
 from reelcloud.platform.topology import OpenConnectConfig
 from reelcloud.services.steering.models import (
     Candidate,
     SteerAnswer,
     SteeringManifest,
-    SteeringStateSnapshot,
     TableOca,
     TableReply,
 )
@@ -36,7 +36,7 @@ FORMATS = ("hls", "dash")
 class StateSource(Protocol):
     """Cache control's steering state (`store.CacheControlState`)."""
 
-    async def fetch(self, known_version: str | None) -> SteeringStateSnapshot: ...
+    async def fetch(self, known_version: str | None) -> SteeringState: ...
 
 
 class SteeringService:

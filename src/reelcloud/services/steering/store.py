@@ -8,21 +8,19 @@ from pydantic import ValidationError
 
 from reelcloud.platform.discovery import ServiceHttpClient
 from reelcloud.platform.errors import UnavailableError
-from reelcloud.services.steering.models import SteeringStateSnapshot
-
-STATE_PATH = "/v1/steering-state"
+from reelcloud.platform.steering_state import STEERING_STATE_PATH, SteeringState
 
 
 class CacheControlState:
     def __init__(self, client: ServiceHttpClient) -> None:
         self.client = client
 
-    async def fetch(self, known_version: str | None) -> SteeringStateSnapshot:
+    async def fetch(self, known_version: str | None) -> SteeringState:
         """The state now; holdings only when they changed since `known_version`."""
         params = {} if known_version is None else {"content_version": known_version}
-        raw = await self.client.get(STATE_PATH, params)
+        raw = await self.client.get(STEERING_STATE_PATH, params)
         try:
-            return SteeringStateSnapshot.model_validate(raw)
+            return SteeringState.model_validate(raw)
         except ValidationError as exc:
             raise UnavailableError(f"cache control's steering state is not one: {exc}") from exc
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import radix
 
 from reelcloud.platform.clock import Clock, SystemClock
-from reelcloud.services.steering.models import SteeringStateSnapshot
+from reelcloud.platform.steering_state import SteeringState
 
 SITE_PREFERENCE = {"embedded": 0, "ixp": 1}
 DEFAULT_RESULTS = 10
@@ -72,7 +72,7 @@ class SteeringTable:
 
     # ---- state ---------------------------------------------------------------------------------
 
-    def load(self, snapshot: SteeringStateSnapshot) -> None:
+    def load(self, snapshot: SteeringState) -> None:
         """Take cache control's state in; holdings come only when they changed."""
         now = self.clock.now()
         self.stale_after_s = snapshot.stale_after_s

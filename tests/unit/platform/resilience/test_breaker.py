@@ -1,40 +1,16 @@
 import asyncio
 
 import pytest
+from tests.support.commands import counts, fail, ok, runner
 
 from reelcloud.platform.errors import CommandFailedError, ShortCircuitedError
 from reelcloud.platform.resilience import (
     CircuitState,
     CommandEvent,
-    CommandRunner,
-    ResilienceConfig,
 )
 from reelcloud.platform.resilience.breaker import health_counts
 
 pytestmark = pytest.mark.asyncio
-
-
-class Boom(Exception):
-    pass
-
-
-async def fail():
-    raise Boom("down")
-
-
-async def ok(value="ok"):
-    return value
-
-
-def runner(clock, **command):
-    config = ResilienceConfig()
-    if command:
-        config.set_command("dep", **command)
-    return CommandRunner(config, clock=clock)
-
-
-def counts(commands, name="dep"):
-    return commands.metrics[name].cumulative
 
 
 async def trip(commands, n=20):

@@ -1,15 +1,12 @@
 import asyncio
 
 import pytest
+from tests.support.commands import ok
 
 from reelcloud.platform.errors import BulkheadRejectedError
 from reelcloud.platform.resilience import CommandEvent, CommandRunner, ResilienceConfig
 
 pytestmark = pytest.mark.asyncio
-
-
-async def ok(value="ok"):
-    return value
 
 
 async def test_bulkhead_rejects_beyond_the_group_limit(clock):

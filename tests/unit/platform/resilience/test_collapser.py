@@ -1,22 +1,12 @@
 import asyncio
 
 import pytest
+from tests.support.commands import Boom, runner
 
 from reelcloud.platform.errors import NotFoundError
-from reelcloud.platform.resilience import Collapser, CommandEvent, CommandRunner, ResilienceConfig
+from reelcloud.platform.resilience import Collapser, CommandEvent
 
 pytestmark = pytest.mark.asyncio
-
-
-class Boom(Exception):
-    pass
-
-
-def runner(clock, **command):
-    config = ResilienceConfig()
-    if command:
-        config.set_command("dep", **command)
-    return CommandRunner(config, clock=clock)
 
 
 async def test_collapser_batches_calls_within_the_window(clock):

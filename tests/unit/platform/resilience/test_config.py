@@ -1,18 +1,11 @@
 import asyncio
 
 import pytest
+from tests.support.commands import runner
 
 from reelcloud.platform.errors import BadRequestError, CommandTimeoutError
-from reelcloud.platform.resilience import CommandRunner, ResilienceConfig
 
 pytestmark = pytest.mark.asyncio
-
-
-def runner(clock, **command):
-    config = ResilienceConfig()
-    if command:
-        config.set_command("dep", **command)
-    return CommandRunner(config, clock=clock)
 
 
 async def test_config_changes_apply_at_run_time_and_are_validated(clock):

@@ -1,35 +1,15 @@
 import asyncio
 
 import pytest
+from tests.support.commands import counts, fail, runner
 
 from reelcloud.platform.errors import CommandFailedError
 from reelcloud.platform.resilience import (
     CommandEvent,
-    CommandRunner,
-    ResilienceConfig,
     request_scope,
 )
 
 pytestmark = pytest.mark.asyncio
-
-
-class Boom(Exception):
-    pass
-
-
-async def fail():
-    raise Boom("down")
-
-
-def runner(clock, **command):
-    config = ResilienceConfig()
-    if command:
-        config.set_command("dep", **command)
-    return CommandRunner(config, clock=clock)
-
-
-def counts(commands, name="dep"):
-    return commands.metrics[name].cumulative
 
 
 async def test_request_cache_runs_a_key_once_per_request(clock):

@@ -9,11 +9,11 @@ from tests.unit.services.cachecontrol.data import (
     report,
 )
 
+from reelcloud.platform.steering_state import SteeringState
 from reelcloud.platform.testing import FakeClock
 from reelcloud.platform.topology import OpenConnectConfig
 from reelcloud.services.cachecontrol.service import CacheControl
 from reelcloud.services.cachecontrol.settings import CacheControlSettings
-from reelcloud.services.steering.models import SteeringStateSnapshot
 from reelcloud.services.steering.table import SteeringTable
 
 pytestmark = pytest.mark.asyncio
@@ -101,7 +101,7 @@ async def test_playable_titles_are_exactly_those_steering_can_serve_to_any_clien
 
     def agree():
         control.clock.advance(DELAY_S)  # past the offer delay, so only usability decides
-        steering.load(SteeringStateSnapshot.model_validate(wire(control.steering_state(None))))
+        steering.load(SteeringState.model_validate(wire(control.steering_state(None))))
         (availability,) = control.availability().titles
         steered = [steering.rank(c, needed) for c in clients]
         for choices in steered:

@@ -34,7 +34,7 @@ class FakeOrigin:
     async def published(self):
         return list(self.manifests)
 
-    async def manifest(self, title_id):
+    async def stored_manifest(self, title_id):
         if self.down:
             raise UnavailableError("object store unreachable")
         if title_id == "t-garbled":

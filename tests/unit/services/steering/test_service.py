@@ -5,9 +5,9 @@ import pytest
 from tests.support.factories import openconnect_dict
 
 from reelcloud.platform.errors import BadRequestError, ForbiddenError
+from reelcloud.platform.steering_state import SteeringState
 from reelcloud.platform.testing import FakeClock
 from reelcloud.platform.topology import OpenConnectConfig
-from reelcloud.services.steering.models import SteeringStateSnapshot
 from reelcloud.services.steering.service import SteeringService
 from reelcloud.services.steering.settings import SteeringSettings
 
@@ -36,7 +36,7 @@ def steering():
     config = OpenConnectConfig.model_validate(openconnect_dict())
     service = SteeringService(config, SteeringSettings(manifest_ttl_s=3), clock=FakeClock())
     service.table.load(
-        SteeringStateSnapshot.model_validate(
+        SteeringState.model_validate(
             {
                 "stale_after_s": 1.5,
                 "content_version": "e.1.0",

@@ -1,7 +1,7 @@
 import hashlib
 
+from reelcloud.platform.steering_state import SteeringState
 from reelcloud.platform.testing import FakeClock
-from reelcloud.services.steering.models import SteeringStateSnapshot
 from reelcloud.services.steering.table import SteeringTable
 
 A = frozenset({hashlib.sha256(b"a").hexdigest()})
@@ -25,7 +25,7 @@ def oca(oca_id, site, kind, prefixes, *, content=A | B, titles=("t-1",), load=0,
 
 
 def snapshot(*ocas, version="e.1.1"):
-    return SteeringStateSnapshot.model_validate(
+    return SteeringState.model_validate(
         {"stale_after_s": 1.5, "content_version": version, "ocas": list(ocas)}
     )
 
