@@ -13,6 +13,7 @@ import hmac
 import time
 
 from reelcloud.platform.errors import ForbiddenError
+from reelcloud.platform.signatures import signatures_match
 
 OCA_ID_HEADER = "X-OCA-Id"
 TIMESTAMP_HEADER = "X-OCA-Timestamp"
@@ -65,6 +66,6 @@ def verify_request(
     if abs((time.time() if now is None else now) - sent_at) > MAX_SKEW_S:
         raise ForbiddenError("the request is too old (or the clocks disagree)")
     expected = _mac(oca_key(report_secret, oca_id), method, path, timestamp, body)
-    if not hmac.compare_digest(expected, signature):
+    if not signatures_match(expected, signature):
         raise ForbiddenError("the signature does not match")
     return oca_id

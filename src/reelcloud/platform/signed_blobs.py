@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 
 from reelcloud.platform.errors import BadRequestError, ForbiddenError
+from reelcloud.platform.signatures import signatures_match
 
 MAX_BLOB = 8192
 
@@ -33,9 +34,9 @@ class SignedBlobs:
 
     def decode(self, value: str, now: float | None = None) -> dict[str, Any]:
         payload, dot, signature = value.partition(".")
-        if not dot or len(value) > MAX_BLOB:
+        if not dot or len(value) > MAX_BLOB or not value.isascii():  # URL-safe base64 is ASCII
             raise BadRequestError(f"the {self.purpose} is malformed")
-        if not hmac.compare_digest(self._mac(payload.encode()), signature):
+        if not signatures_match(self._mac(payload.encode()), signature):
             raise ForbiddenError(f"the {self.purpose}'s signature does not match")
         try:
             data = orjson.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))

@@ -22,6 +22,7 @@ import re
 from dataclasses import dataclass
 
 from reelcloud.platform.errors import ForbiddenError
+from reelcloud.platform.signatures import signatures_match
 
 SEPARATOR = "~"
 SCOPE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
@@ -97,7 +98,7 @@ class UrlSigner:
         if secret is None:
             raise SignatureError("the URL is signed with an unknown key")
         message = SEPARATOR.join((kid, expires_text, written, scope))
-        if not hmac.compare_digest(_signature(secret, message), signature):
+        if not signatures_match(_signature(secret, message), signature):
             raise SignatureError("the URL's signature does not match")
         try:
             expires = int(expires_text)

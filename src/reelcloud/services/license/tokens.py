@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import orjson
 
 from reelcloud.platform.errors import ForbiddenError
+from reelcloud.platform.signatures import signatures_match
 
 MAX_TOKEN = 2048
 
@@ -57,7 +58,7 @@ class PlayTokens:
         if not token or len(token) > MAX_TOKEN or token.count(".") != 1:
             raise ForbiddenError("no valid play token", code="invalid_play_token")
         payload, signature = token.split(".")
-        if not hmac.compare_digest(self._mac(payload), signature):
+        if not signatures_match(self._mac(payload), signature):
             raise ForbiddenError(
                 "the play token's signature does not match", code="invalid_play_token"
             )

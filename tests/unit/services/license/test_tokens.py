@@ -38,3 +38,11 @@ def test_a_token_carries_its_play_and_nothing_else_verifies():
         with pytest.raises(ForbiddenError) as refused:
             tokens.verify(bad)
         assert refused.value.code == code
+
+
+def test_a_play_token_with_a_non_ascii_signature_is_refused():
+    # hmac.compare_digest alone raises TypeError on such a str: a 500.
+    tokens = PlayTokens("secret")
+    grant = PlayGrant("m", "t-1", "d", "pl-1", "k", int(time.time()) + 60)
+    with pytest.raises(ForbiddenError):
+        tokens.verify(tokens.issue(grant)[:-1] + "±")
