@@ -7,7 +7,6 @@ soon unless another OCA holds them."""
 import asyncio
 import hashlib
 import os
-import signal
 import time
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -19,6 +18,7 @@ import pytest_asyncio
 from tests.support.cli import reelcloud
 from tests.support.factories import free_port, openconnect_dict
 from tests.support.platform import oca_processes, running_platform
+from tests.support.processes import hang, resume
 from tests.support.waiting import wait_for
 
 from reelcloud.platform.assets import AssetManifest, manifest_key
@@ -166,12 +166,12 @@ def stopped(platform, oca_id):
     pids = oca_processes(platform.data_dir, oca_id)
     assert pids, f"no process serves {oca_id}"
     for pid in pids:
-        os.kill(pid, signal.SIGSTOP)
+        hang(pid)
     try:
         yield
     finally:
         for pid in pids:
-            os.kill(pid, signal.SIGCONT)
+            resume(pid)
 
 
 async def test_a_title_no_oca_holds_is_coming_soon_and_steered_nowhere(platform, published, rpc):

@@ -1,6 +1,5 @@
 """The replicated cache over real memcached processes, one per zone."""
 
-import os
 import signal
 
 import aiomcache
@@ -8,6 +7,7 @@ import pytest
 import pytest_asyncio
 from tests.support.engines import start_memcached, stop
 from tests.support.factories import topology
+from tests.support.processes import hang, resume
 
 from reelcloud.platform.cache import (
     Cache,
@@ -80,12 +80,12 @@ async def test_a_read_that_timed_out_does_not_answer_the_next_one(zones):
     try:
         await store.set("k1", b"v1", 60)
         await store.set("k2", b"v2", 60)
-        os.kill(proc.pid, signal.SIGSTOP)
+        hang(proc.pid)
         try:
             with pytest.raises(UnavailableError, match="timed out"):
                 await store.get("k1")
         finally:
-            os.kill(proc.pid, signal.SIGCONT)  # memcached now answers the abandoned read
+            resume(proc.pid)  # memcached now answers the abandoned read
         assert await store.get("k2") == b"v2"
         assert await store.get("k1") == b"v1"
     finally:

@@ -3,7 +3,6 @@ real S3 origin and steering real clients, with test timings (reports every 0.5 s
 
 import asyncio
 import os
-import signal
 import time
 from datetime import datetime, timedelta
 
@@ -21,6 +20,7 @@ from tests.support.factories import (
     write_topology,
 )
 from tests.support.openconnect import publish
+from tests.support.processes import hang, resume
 from tests.support.waiting import wait_for
 
 from reelcloud.launcher.datadir import DataDir
@@ -243,7 +243,7 @@ async def test_an_oca_that_stops_reporting_leaves_steering(platform, published, 
     reply = await wait_for(a1_steered, what="oca-a-1 is steered to", interval_s=0.2)
     url = f"http://{address_of(platform, 'steering')}{reply.steering_path}"
     pid = next(i["pid"] for i in status(platform)["instances"] if i["id"].endswith(":oca:1"))
-    os.kill(pid, signal.SIGSTOP)  # hung: no reports, no answers
+    hang(pid)  # hung: no reports, no answers
     try:
 
         async def a1_gone():
@@ -253,7 +253,7 @@ async def test_an_oca_that_stops_reporting_leaves_steering(platform, published, 
         async with aiohttp.ClientSession() as http, http.get(url) as got:
             assert "oca-a-1" not in (await got.json())["PATHWAY-PRIORITY"]
     finally:
-        os.kill(pid, signal.SIGCONT)
+        resume(pid)
     await wait_for(a1_steered, what="oca-a-1 is steered to again once it reports", interval_s=0.2)
 
 
