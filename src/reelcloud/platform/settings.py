@@ -17,7 +17,6 @@ from pydantic import BaseModel, Field, SecretStr, ValidationError, model_validat
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from reelcloud.platform.errors import ConfigurationError
-from reelcloud.platform.session_tokens import DEV_SECRET as DEV_SESSION_SECRET
 from reelcloud.platform.topology import Topology, load_topology
 
 
@@ -45,8 +44,17 @@ class Settings(BaseSettings):
     s3_access_key: str = ""
     s3_secret_key: SecretStr = SecretStr("")
     s3_region: str = "us-east-1"
+    # Secrets come from the data directory's secrets file (the launcher passes each process
+    # the ones it needs) or from the environment in deployments; none ship in the code.
     # Signs members' session tokens: accounts issues them, the gateway checks them.
-    session_secret: SecretStr = SecretStr(DEV_SESSION_SECRET)
+    session_secret: SecretStr = SecretStr("")
+    # This process's registry credential: its service's name and derived password.
+    registry_user: str = ""
+    registry_password: SecretStr = SecretStr("")
+    # Registry servers only: the secret every service's registry password derives from.
+    registry_secret: SecretStr = SecretStr("")
+    # The admin credential (user `admin`): admin routes that change behaviour need it.
+    admin_password: SecretStr = SecretStr("")
     # memcached nodes per zone, from REELCLOUD_MEMCACHED_<ZONE>=host:port,host:port
     memcached: dict[str, str] = Field(default_factory=dict)
 
@@ -99,7 +107,8 @@ class Settings(BaseSettings):
         if self.database_url is not None:
             data["database_url"] = "**********"
         data["s3_secret_key"] = "**********" if self.s3_secret_key.get_secret_value() else ""
-        data["session_secret"] = "**********"
+        for name in ("session_secret", "registry_password", "registry_secret", "admin_password"):
+            data[name] = "**********" if getattr(self, name).get_secret_value() else ""
         openconnect = data["topology"].get("openconnect")
         if openconnect:
             openconnect["signing_keys"] = {kid: "**********" for kid in openconnect["signing_keys"]}
