@@ -277,13 +277,41 @@ async def _cache_control_url(data_dir: Path | None) -> str:
     raise ReelcloudError("cache-control is not running in this platform")
 
 
-async def _cache_control(data_dir: Path | None, method: str, path: str) -> dict[str, Any]:
+def _admin_headers(data_dir: Path | None) -> dict[str, str]:
+    """The admin credential of the platform in --data-dir: REELCLOUD_ADMIN_PASSWORD when set
+    (deployments), else the data directory's secrets file (read by the launcher's
+    `load_secrets`, once the launcher provides it)."""
+    import importlib
+
+    from reelcloud.platform.credentials import ADMIN_USER, basic_authorization
+
+    password = _settings(data_dir).admin_password.get_secret_value()
+    if not password:
+        try:
+            secrets = importlib.import_module("reelcloud.launcher.secrets")
+        except ImportError:  # a launcher without a secrets file: the environment only
+            secrets = None
+        if secrets is not None:
+            stored = secrets.load_secrets(_datadir(data_dir).root).admin_password
+            password = stored.get_secret_value() if hasattr(stored, "get_secret_value") else stored
+    if not password:
+        raise ReelcloudError(
+            "no admin credential: set REELCLOUD_ADMIN_PASSWORD or run against a data "
+            "directory `reelcloud up` started (its secrets file holds it)"
+        )
+    return {"Authorization": basic_authorization(ADMIN_USER, password)}
+
+
+async def _cache_control(
+    data_dir: Path | None, method: str, path: str, *, admin: bool = False
+) -> dict[str, Any]:
     import aiohttp
 
     url = await _cache_control_url(data_dir) + path
+    headers = _admin_headers(data_dir) if admin else {}
     async with (
         aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as session,
-        session.request(method, url) as reply,
+        session.request(method, url, headers=headers) as reply,
     ):
         if reply.status != 200:
             raise ReelcloudError(f"cache control answered {reply.status}: {await reply.text()}")
@@ -329,7 +357,7 @@ def fill(
     """Ask every OCA to fill what its manifest wants, now (new titles fill at once anyway)."""
     if not now:
         raise ReelcloudError("fill runs inside each OCA's window by itself; --now runs it now")
-    answer = asyncio.run(_cache_control(data_dir, "POST", "/v1/fill/now"))
+    answer = asyncio.run(_cache_control(data_dir, "POST", "/v1/fill/now", admin=True))
     console.print(f"out-of-window fill requested (generation {answer['fill_now']})")
     if wait <= 0:
         return

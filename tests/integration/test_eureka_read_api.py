@@ -18,7 +18,14 @@ import pytest_asyncio
 from aiohttp import web
 from py_eureka_client import eureka_basic
 from tests.support import py_eureka_peer
-from tests.support.factories import discovery_client, free_port, instance, topology
+from tests.support.factories import (
+    discovery_client,
+    free_port,
+    instance,
+    registry_auth,
+    registry_credential,
+    topology,
+)
 from tests.support.servers import RunningService, registry_peers, wait_for
 
 from reelcloud.platform.eureka import InstanceInfo, InstanceStatus, json_codec
@@ -114,12 +121,13 @@ async def world(tmp_path_factory):
                     async with http.post(
                         f"{peer.url}{prefix}/apps/CATALOG",
                         data=json_codec.encode_instance(registrant),
-                        headers={"Content-Type": "application/json"},
+                        headers={"Content-Type": "application/json", **registry_auth("catalog")},
                     ) as response:
                         assert response.status == 204, await response.text()
                 async with http.put(
                     f"{b.url}/eureka/apps/CATALOG/host:catalog:2/status"
-                    "?value=OUT_OF_SERVICE&lastDirtyTimestamp=1000"
+                    "?value=OUT_OF_SERVICE&lastDirtyTimestamp=1000",
+                    headers=registry_auth("catalog"),
                 ) as response:
                     assert response.status == 200, await response.text()
             await wait_for(lambda: _settled([a, b]), timeout_s=10)
@@ -127,6 +135,14 @@ async def world(tmp_path_factory):
         finally:
             await hello_client.aclose()
             await runner.cleanup()
+
+
+def reader_url(url: str) -> str:
+    """A registry URL with a reader's credential (any service may read), as the client takes it."""
+    user = "py-reader"
+    return py_eureka_peer.with_credentials(
+        url, user, registry_credential(user)["registry_password"]
+    )
 
 
 @dataclass
@@ -154,7 +170,7 @@ MATRIX = [(peer, fmt, prefix) for peer in ("a", "b") for fmt in ("xml", "json") 
 @pytest.fixture(params=MATRIX, ids=[f"{p}-{f}-{x.strip('/')}" for p, f, x in MATRIX])
 def reader(request, world):
     peer, fmt, prefix = request.param
-    base = world.peers[peer].url + prefix
+    base = reader_url(world.peers[peer].url + prefix)
     yield Reader(peer, fmt, base, py_eureka_peer.use_format(fmt, base))
     py_eureka_peer.restore()
 
@@ -309,7 +325,7 @@ DO_SERVICE = [("a", "xml", "/eureka/"), ("a", "json", "/eureka/v2/"), ("b", "xml
     ("peer", "fmt", "prefix"), DO_SERVICE, ids=[f"{p}-{f}" for p, f, _ in DO_SERVICE]
 )
 async def test_do_service_reaches_our_service_by_app_name(world, peer, fmt, prefix):  # fmt: skip
-    base = world.peers[peer].url + prefix
+    base = reader_url(world.peers[peer].url + prefix)
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "tests.support.py_eureka_peer", "call", base, fmt, "hello", "/hello",
         stdout=asyncio.subprocess.PIPE,

@@ -4,9 +4,10 @@ import orjson
 import pytest
 import pytest_asyncio
 from tests.support.cli import ECHO_SERVICE
-from tests.support.factories import free_port, topology_dict
+from tests.support.factories import free_port, registry_credential, topology_dict
 from tests.support.servers import RunningService, registry_peers
 
+from reelcloud.platform.credentials import basic_authorization
 from reelcloud.platform.settings import Settings
 from reelcloud.platform.topology import Topology
 
@@ -36,6 +37,8 @@ rollingCountThreadsExecuted rollingMaxActiveThreads rollingCountCommandRejection
 propertyValue_queueSizeRejectionThreshold
 propertyValue_metricsRollingStatisticalWindowInMilliseconds reportingHosts""".split()
 PERCENTILE_KEYS = {"0", "25", "50", "75", "90", "95", "99", "99.5", "100"}
+ADMIN_PASSWORD = "test-admin-password"
+ADMIN = {"Authorization": basic_authorization("admin", ADMIN_PASSWORD)}
 
 
 @pytest_asyncio.fixture
@@ -44,7 +47,14 @@ async def echo(tmp_path):
     topology = Topology.model_validate(doc)
     async with registry_peers(topology, tmp_path):
         service = RunningService(
-            Settings(service="echo", topology=topology, data_dir=tmp_path, log_format="text")
+            Settings(
+                service="echo",
+                topology=topology,
+                data_dir=tmp_path,
+                log_format="text",
+                admin_password=ADMIN_PASSWORD,
+                **registry_credential("echo"),
+            )
         )
         await service.start()
         yield service
@@ -100,12 +110,12 @@ async def test_stream_pings_when_there_are_no_commands_and_caps_listeners(echo, 
 
 async def test_command_settings_change_at_run_time(echo, http):
     url = echo.url + "/resilience/commands/echo.dependency"
-    async with http.put(url, json={"timeout_ms": 50}) as response:
+    async with http.put(url, json={"timeout_ms": 50}, headers=ADMIN) as response:
         assert response.status == 200
         assert (await response.json())["timeout_ms"] == 50
     async with http.get(echo.url + "/call?ms=500") as response:
         assert (await response.json())["result"] == "fallback"  # timed out at 50 ms
-    async with http.put(url, json={"force_open": True}) as response:
+    async with http.put(url, json={"force_open": True}, headers=ADMIN) as response:
         assert response.status == 200
     async with http.get(echo.url + "/call") as response:
         assert (await response.json())["result"] == "fallback"  # short-circuited
@@ -119,11 +129,40 @@ async def test_command_settings_change_at_run_time(echo, http):
         ({}, "non-empty"),
         ([1, 2], "JSON object"),
     ):
-        async with http.put(url, json=body) as response:
+        async with http.put(url, json=body, headers=ADMIN) as response:
             assert response.status == 400
             assert message in (await response.json())["error"]["message"]
-    async with http.put(url, data=b"{not json") as response:
+    async with http.put(url, data=b"{not json", headers=ADMIN) as response:
         assert response.status == 400
+
+
+async def test_settings_change_only_with_the_admin_credential(echo, http):
+    async with http.get(echo.url + "/call") as response:
+        assert response.status == 200
+    refusals = [
+        ({}, 401),
+        ({"Authorization": basic_authorization("admin", "reelcloud")}, 401),
+        ({"Authorization": "Bearer " + ADMIN_PASSWORD}, 401),
+        ({"Authorization": basic_authorization("echo", ADMIN_PASSWORD)}, 403),
+    ]
+    for path in ("/resilience/commands/echo.dependency", "/resilience/groups/dependency"):
+        for headers, status in refusals:
+            async with http.put(
+                echo.url + path, json={"force_open": True, "max_concurrent": 0}, headers=headers
+            ) as response:
+                assert response.status == status, (path, headers)
+                assert (await response.json())["error"]["code"]
+                if status == 401:
+                    assert response.headers["WWW-Authenticate"] == 'Basic realm="reelcloud"'
+    # Nothing changed: reads stay open and show the defaults; calls still go through.
+    async with http.get(echo.url + "/resilience/commands") as response:
+        assert response.status == 200
+        assert (await response.json())["echo.dependency"]["config"]["force_open"] is False
+    async with http.get(echo.url + "/call") as response:
+        assert (await response.json())["result"] != "fallback"
+    for path in ("/metrics", "/healthz", "/hystrix"):
+        async with http.get(echo.url + path) as response:
+            assert response.status == 200, path
 
 
 async def test_dashboard_page_is_served(echo, http):

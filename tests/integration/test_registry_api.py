@@ -6,24 +6,30 @@ import xml.etree.ElementTree as ET
 
 import orjson
 import pytest
-from tests.support.factories import instance
+from tests.support.factories import instance, registry_auth
 
+from reelcloud.platform.credentials import PEER_USER
 from reelcloud.platform.eureka import InstanceStatus, json_codec, xml_codec
 
 pytestmark = pytest.mark.asyncio
 
 JSON = {"Accept": "application/json", "Content-Type": "application/json"}
+# Reads take any service's credential; changes take the instance's own service's.
+READER = registry_auth("gateway")
+CATALOG = registry_auth("catalog")
 
 
 async def register(http, base, inst, prefix="/eureka"):
     async with http.post(
-        f"{base}{prefix}/apps/{inst.app}", data=json_codec.encode_instance(inst), headers=JSON
+        f"{base}{prefix}/apps/{inst.app}",
+        data=json_codec.encode_instance(inst),
+        headers={**JSON, **registry_auth(inst.app.lower())},
     ) as response:
         return response.status
 
 
 async def apps_json(http, base, path="/eureka/apps"):
-    async with http.get(base + path, headers={"Accept": "application/json"}) as response:
+    async with http.get(base + path, headers={"Accept": "application/json", **READER}) as response:
         assert response.status == 200
         return json_codec.decode_applications(await response.read())
 
@@ -39,18 +45,19 @@ async def test_register_fetch_renew_cancel_under_both_prefixes(registry, http):
             "host:catalog:2",
         }
     for path in ("/eureka/apps/CATALOG", "/eureka/v2/apps/catalog"):
-        async with http.get(base + path, headers={"Accept": "application/json"}) as response:
-            assert response.status == 200
-            app = json_codec.decode_application(await response.read())
+        async with http.get(base + path, headers={"Accept": "application/json", **READER}) as r:
+            assert r.status == 200
+            app = json_codec.decode_application(await r.read())
         assert app.name == "CATALOG"
         assert set(app.instances) == {"host:catalog:1", "host:catalog:2"}
     async with http.put(
-        f"{base}/eureka/apps/CATALOG/host:catalog:1?status=UP&lastDirtyTimestamp=1000"
+        f"{base}/eureka/apps/CATALOG/host:catalog:1?status=UP&lastDirtyTimestamp=1000",
+        headers=CATALOG,
     ) as response:
         assert response.status == 200
-    async with http.delete(f"{base}/eureka/v2/apps/CATALOG/host:catalog:1") as response:
-        assert response.status == 200
-    async with http.put(f"{base}/eureka/apps/CATALOG/host:catalog:1") as response:
+    async with http.delete(f"{base}/eureka/v2/apps/CATALOG/host:catalog:1", headers=CATALOG) as r:
+        assert r.status == 200
+    async with http.put(f"{base}/eureka/apps/CATALOG/host:catalog:1", headers=CATALOG) as response:
         assert response.status == 404  # unknown now: a client would register again
     apps = await apps_json(http, base)
     assert [i.instance_id for i in apps.instances("CATALOG")] == ["host:catalog:2"]
@@ -58,23 +65,24 @@ async def test_register_fetch_renew_cancel_under_both_prefixes(registry, http):
 
 async def test_xml_is_the_default_and_json_when_accepted(registry, http):
     await register(http, registry.url, instance("CATALOG", 1))
-    async with http.get(registry.url + "/eureka/apps") as response:
+    async with http.get(registry.url + "/eureka/apps", headers=READER) as response:
         assert response.headers["Content-Type"].startswith("application/xml")
         apps = xml_codec.decode_applications(await response.read())
     assert apps.get("CATALOG", "host:catalog:1") is not None
     async with http.get(
-        registry.url + "/eureka/apps/CATALOG/host:catalog:1", headers={"Accept": "application/json"}
+        registry.url + "/eureka/apps/CATALOG/host:catalog:1",
+        headers={"Accept": "application/json", **READER},
     ) as response:
         assert orjson.loads(await response.read())["instance"]["app"] == "CATALOG"
-    async with http.get(registry.url + "/eureka/instances/host:catalog:1") as response:
-        assert xml_codec.decode_instance(await response.read()).app == "CATALOG"
+    async with http.get(registry.url + "/eureka/instances/host:catalog:1", headers=READER) as r:
+        assert xml_codec.decode_instance(await r.read()).app == "CATALOG"
 
 
 async def test_gzip_when_accepted(registry, http):
     await register(http, registry.url, instance("CATALOG", 1))
     async with http.get(
         registry.url + "/eureka/apps",
-        headers={"Accept": "application/json", "Accept-Encoding": "gzip"},
+        headers={"Accept": "application/json", "Accept-Encoding": "gzip", **READER},
         auto_decompress=False,
     ) as response:
         assert response.headers["Content-Encoding"] == "gzip"
@@ -109,7 +117,7 @@ ACCEPTS = [  # Accept header, the format Eureka answers with
 
 async def _read_problem(http, url, status, root, accept, want, gzipped):
     """What is wrong with one read, or None."""
-    headers = {"Accept-Encoding": "gzip" if gzipped else "identity"}
+    headers = {"Accept-Encoding": "gzip" if gzipped else "identity", **READER}
     if accept:
         headers["Accept"] = accept
     async with http.get(url, headers=headers, auto_decompress=False) as response:
@@ -157,13 +165,15 @@ async def test_delta_and_vip_lookups(registry, http):
 async def test_status_override_and_metadata(registry, http):
     base = registry.url + "/eureka/apps/CATALOG/host:catalog:1"
     await register(http, registry.url, instance("CATALOG", 1))
-    async with http.put(base + "/status?value=OUT_OF_SERVICE&lastDirtyTimestamp=1000") as r:
+    async with http.put(
+        base + "/status?value=OUT_OF_SERVICE&lastDirtyTimestamp=1000", headers=CATALOG
+    ) as r:
         assert r.status == 200
     (held,) = (await apps_json(http, registry.url)).instances("CATALOG")
     assert held.status is InstanceStatus.OUT_OF_SERVICE
-    async with http.delete(base + "/status?value=UP") as r:
+    async with http.delete(base + "/status?value=UP", headers=CATALOG) as r:
         assert r.status == 200
-    async with http.put(base + "/metadata?weight=3&canary=true") as r:
+    async with http.put(base + "/metadata?weight=3&canary=true", headers=CATALOG) as r:
         assert r.status == 200
     (held,) = (await apps_json(http, registry.url)).instances("CATALOG")
     assert held.status is InstanceStatus.UP
@@ -174,7 +184,7 @@ async def test_status_override_and_metadata(registry, http):
 async def test_registry_registers_itself_and_reports_status(registry, http):
     apps = await apps_json(http, registry.url)
     assert [i.instance_id for i in apps.instances("REGISTRY")] == ["test:registry:1"]
-    async with http.get(registry.url + "/eureka/status") as response:
+    async with http.get(registry.url + "/eureka/status", headers=READER) as response:
         status = await response.json()
     assert status["synced"] is True
     assert status["self_preservation_enabled"] is True
@@ -219,12 +229,17 @@ async def test_bad_input_gets_a_clear_4xx_and_the_registry_keeps_serving(
     registry, http, method, path, body, headers, status, message
 ):
     data = io.BytesIO(body) if body and len(body) > 1024 * 1024 else body
+    # Each change carries its own app's credential (peer batches the peers'): what is wrong
+    # is the input, not the caller.
+    parts = path.split("?")[0].split("/")
+    user = PEER_USER if "peerreplication" in path else parts[3].lower() if len(parts) > 3 else ""
+    headers = {**headers, **registry_auth(user or "gateway")}
     async with http.request(method, registry.url + path, data=data, headers=headers) as response:
         assert response.status == status
         error = (await response.json())["error"]
         assert message in error["message"]
         assert error["code"]
-    async with http.get(registry.url + "/eureka/apps") as response:
+    async with http.get(registry.url + "/eureka/apps", headers=READER) as response:
         assert response.status == 200
 
 
@@ -242,7 +257,9 @@ async def test_replication_batch_reports_per_item_status(registry, http):
         ]
     }
     async with http.post(
-        registry.url + "/eureka/peerreplication/batch", data=orjson.dumps(body), headers=JSON
+        registry.url + "/eureka/peerreplication/batch",
+        data=orjson.dumps(body),
+        headers={**JSON, **registry_auth(PEER_USER)},
     ) as response:
         statuses = [r["statusCode"] for r in (await response.json())["responseList"]]
     assert statuses == [200, 404, 400]

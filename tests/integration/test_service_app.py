@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
-from tests.support.factories import free_port, topology_dict, write_topology
+from tests.support.factories import free_port, registry_env, topology_dict, write_topology
 from tests.support.servers import registry_peers, wait_for
 
 from reelcloud.platform.topology import Topology
@@ -34,6 +34,7 @@ async def start_echo(tmp_path, topology_path):
         "REELCLOUD_TOPOLOGY_FILE": str(topology_path),
         "REELCLOUD_INSTANCE_ID": "host:echo:1",
         "REELCLOUD_DATA_DIR": str(tmp_path),
+        **registry_env("echo"),
     }
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "reelcloud", "run", "echo", env=env, cwd=tmp_path,

@@ -8,6 +8,7 @@ from typing import Any
 import yaml
 
 from reelcloud.launcher.engines import free_port as launcher_free_port
+from reelcloud.platform.credentials import basic_authorization, service_password
 from reelcloud.platform.discovery import DiscoveryClient, build_instance_info
 from reelcloud.platform.eureka import DataCenterInfo, InstanceInfo, InstanceStatus, LeaseInfo
 from reelcloud.platform.topology import (
@@ -30,6 +31,31 @@ FAST_REGISTRY: dict[str, Any] = {
     "connect_timeout_s": 1,
     "read_timeout_s": 2,
 }
+
+
+# The registry secret of registries a test starts itself (not `reelcloud up`, whose secrets
+# file holds a generated one).
+TEST_REGISTRY_SECRET = "test-registry-secret"
+
+
+def registry_credential(user: str) -> dict[str, str]:
+    """Settings fields giving a process of service `user` its credential at a test registry."""
+    return {
+        "registry_user": user,
+        "registry_password": service_password(TEST_REGISTRY_SECRET, user),
+    }
+
+
+def registry_env(user: str) -> dict[str, str]:
+    """The same credential as the environment of a `reelcloud run` process."""
+    return {f"REELCLOUD_{k.upper()}": v for k, v in registry_credential(user).items()}
+
+
+def registry_auth(user: str) -> dict[str, str]:
+    """Headers carrying `user`'s credential to a test registry."""
+    return {
+        "Authorization": basic_authorization(user, registry_credential(user)["registry_password"])
+    }
 
 
 def free_port() -> int:
@@ -137,6 +163,7 @@ def discovery_client(
         connect_timeout_s=0.5,
         read_timeout_s=1,
         quarantine_s=60,
+        authorization=registry_auth(service)["Authorization"],
     )
 
 

@@ -18,6 +18,12 @@ In a process of its own (`EurekaClient` keeps threads and an event loop of its o
   python -m tests.support.py_eureka_peer call EUREKA_URL xml|json APP PATH
     `eureka_client.init` + `eureka_client.do_service(APP, PATH)`: prints one JSON line with the
     service's answer and the registry reads it took.
+  python -m tests.support.py_eureka_peer calls EUREKA_URL
+    registers PY-APP, renews, reads and cancels through the client's own calls with the URL as
+    given: prints one JSON line with the HTTP status each got (or 0 if it went through).
+
+The registry wants a credential: give it in the URL (http://py-app:PASSWORD@host:port/eureka/),
+as py-eureka-client supports; it sends it as basic auth on every call.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ import xml.etree.ElementTree as ET
 from dataclasses import asdict, dataclass, field
 from typing import Any
 from urllib.error import HTTPError
+from urllib.parse import urlsplit, urlunsplit
 
 from py_eureka_client import eureka_basic, eureka_client, http_client
 from py_eureka_client.eureka_client import EurekaClient
@@ -125,9 +132,22 @@ def _text(value: Any) -> str:
     return json.dumps(value) if isinstance(value, bool) else str(value)
 
 
+def with_credentials(url: str, user: str, password: str) -> str:
+    """The registry URL with a credential in it, the way py-eureka-client takes one."""
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(netloc=f"{user}:{password}@{parts.netloc}"))
+
+
+def without_credentials(url: str) -> str:
+    """The URL as the client's requests name it: it moves `user:password@` to a header."""
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+
+
 def use_format(fmt: str, registry_base: str) -> RecordingHttpClient:
     """Install the recording client for `fmt` ("xml" or "json"); `restore()` undoes it."""
-    client = JsonHttpClient(registry_base) if fmt == "json" else RecordingHttpClient(registry_base)
+    base = without_credentials(registry_base)
+    client = JsonHttpClient(base) if fmt == "json" else RecordingHttpClient(base)
     http_client.set_http_client(client)
     return client
 
@@ -184,11 +204,43 @@ def call(base: str, fmt: str, app: str, path: str) -> None:
     print(json.dumps({"answer": answer, "fetches": fetches}), flush=True)
 
 
+async def calls(base: str) -> None:
+    instance = eureka_basic.Instance(
+        instanceId="127.0.0.1:py-app:9557",
+        app="PY-APP",
+        ipAddr="127.0.0.1",
+        hostName="127.0.0.1",
+        port=eureka_basic.PortWrapper(port=9557, enabled=True),
+        vipAddress="py-app",
+        secureVipAddress="py-app",
+        status="UP",
+        dataCenterInfo=eureka_basic.DataCenterInfo(name="MyOwn"),
+        lastDirtyTimestamp=1000,
+    )
+    attempts = {
+        "register": eureka_basic.register(base, instance),
+        "renew": eureka_basic.send_heartbeat(base, "PY-APP", instance.instanceId, 1000),
+        "status": eureka_basic.status_update(base, "PY-APP", instance.instanceId, 1000, "DOWN"),
+        "read": eureka_basic.get_applications(base),
+        "cancel": eureka_basic.cancel(base, "PY-APP", instance.instanceId),
+    }
+    statuses = {}
+    for name, attempt in attempts.items():
+        try:
+            await attempt
+            statuses[name] = 0
+        except HTTPError as exc:
+            statuses[name] = exc.code
+    print(json.dumps(statuses), flush=True)
+
+
 if __name__ == "__main__":
     command, *args = sys.argv[1:]
     if command == "peer":
         asyncio.run(peer(args[0], int(args[1]), args[2]))
     elif command == "call":
         call(*args)
+    elif command == "calls":
+        asyncio.run(calls(args[0]))
     else:
-        sys.exit(f"unknown command {command!r}: peer or call")
+        sys.exit(f"unknown command {command!r}: peer, call or calls")

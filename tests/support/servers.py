@@ -13,6 +13,7 @@ from reelcloud.platform.app import STATE, readiness
 from reelcloud.platform.server import resolve_entrypoint, serve
 from reelcloud.platform.settings import Settings
 from reelcloud.platform.topology import Topology
+from tests.support.factories import TEST_REGISTRY_SECRET
 from tests.support.waiting import wait_for
 
 __all__ = ["RunningService", "registry_peers", "registry_settings", "wait_for"]
@@ -29,6 +30,7 @@ def registry_settings(topology: Topology, index: int, data_dir: Path) -> Setting
         topology=topology,
         data_dir=data_dir,
         log_format="text",
+        registry_secret=TEST_REGISTRY_SECRET,
     )
 
 

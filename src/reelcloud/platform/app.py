@@ -22,7 +22,8 @@ from aiohttp import web
 
 from reelcloud import __version__
 from reelcloud.platform import faults
-from reelcloud.platform.discovery import DiscoveryClient
+from reelcloud.platform.admin import ADMIN_PASSWORD
+from reelcloud.platform.discovery import DiscoveryClient, registry_authorization
 from reelcloud.platform.discovery.client import order_by_zone
 from reelcloud.platform.errors import ReelcloudError
 from reelcloud.platform.logging import request_id_var
@@ -209,6 +210,9 @@ def create_service_app(settings: Settings, *, fetch_registry: bool = True) -> we
         connect_timeout_s=registry.connect_timeout_s,
         read_timeout_s=registry.read_timeout_s,
         quarantine_s=registry.lease_duration_s,
+        authorization=registry_authorization(
+            settings.registry_user, settings.registry_password.get_secret_value()
+        ),
     )
     app = web.Application(
         middlewares=[
@@ -219,6 +223,7 @@ def create_service_app(settings: Settings, *, fetch_registry: bool = True) -> we
         ],
         client_max_size=settings.max_body_bytes,
     )
+    app[ADMIN_PASSWORD] = settings.admin_password.get_secret_value()
     commands = CommandRunner(ResilienceConfig())
     app[STATE] = ServiceState(
         settings=settings,

@@ -19,10 +19,12 @@ from aiohttp import web
 
 from reelcloud.platform.app import STATE, create_service_app
 from reelcloud.platform.clock import Clock, SystemClock
+from reelcloud.platform.credentials import PEER_USER, basic_authorization, service_password
 from reelcloud.platform.errors import BadRequestError, ReelcloudError
 from reelcloud.platform.eureka import InstanceInfo, InstanceStatus, fields, json_codec, xml_codec
 from reelcloud.platform.settings import Settings
 from reelcloud.platform.topology import RegistryConfig
+from reelcloud.registry.auth import AUTH, Access, RegistryAuth, guarded
 from reelcloud.registry.models import (
     NewerInstanceConflict,
     ReadsRefusedError,
@@ -47,16 +49,24 @@ class RegistryServer:
     """The registry, its cache, its peers and its timers, owned by one app."""
 
     def __init__(
-        self, config: RegistryConfig, peer_urls: list[str], clock: Clock | None = None
+        self,
+        config: RegistryConfig,
+        peer_urls: list[str],
+        clock: Clock | None = None,
+        *,
+        peer_authorization: str | None = None,
     ) -> None:
         self.config = config
         self.clock = clock or SystemClock()
         self.peer_urls = peer_urls
+        # What this server carries to its peers (replication, start-up sync): PEER_USER's.
+        self.peer_authorization = peer_authorization
         self.replicator = PeerReplicator(
             peer_urls,
             self.clock,
             connect_timeout_s=min(1.0, config.connect_timeout_s),
             read_timeout_s=min(5.0, config.read_timeout_s),
+            authorization=peer_authorization,
         )
         self.registry = InstanceRegistry(config, self.clock, replicate=self.replicator.enqueue)
         self.replicator.bind(self.registry)
@@ -101,6 +111,7 @@ class RegistryServer:
             retry_wait_s=self.config.peer_sync_retry_wait_s,
             connect_timeout_s=self.config.connect_timeout_s,
             read_timeout_s=self.config.read_timeout_s,
+            authorization=self.peer_authorization,
         )
         self.registry.expected_clients = max(self.registry.expected_clients, count)
         self.registry.update_renewal_threshold()
@@ -186,6 +197,15 @@ def _is_replication(request: web.Request) -> bool:
     return request.headers.get(REPLICATION_HEADER, "").lower() == "true"
 
 
+def _guard(access: Access) -> Callable[[Handler], Handler]:
+    return guarded(access, is_replication=_is_replication)
+
+
+reads = _guard(Access.READ)
+owner = _guard(Access.OWNER)
+peers_only = _guard(Access.PEER)
+
+
 def _app(request: web.Request) -> str:
     return request.match_info["app"].upper()
 
@@ -211,6 +231,7 @@ async def _read_instance(request: web.Request) -> InstanceInfo:
     return json_codec.decode_instance(body)
 
 
+@owner
 async def register(request: web.Request) -> web.Response:
     instance = await _read_instance(request)
     if instance.app != _app(request):
@@ -221,6 +242,7 @@ async def register(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
+@owner
 async def renew(request: web.Request) -> web.Response:
     overridden = request.query.get("overriddenstatus")
     try:
@@ -240,6 +262,7 @@ async def renew(request: web.Request) -> web.Response:
     return web.Response(status=200)
 
 
+@owner
 async def cancel(request: web.Request) -> web.Response:
     request.app[SERVER].registry.cancel(
         _app(request), request.match_info["id"], replication=_is_replication(request)
@@ -247,6 +270,7 @@ async def cancel(request: web.Request) -> web.Response:
     return web.Response(status=200)
 
 
+@owner
 async def set_status(request: web.Request) -> web.Response:
     value = request.query.get("value", "")
     status = InstanceStatus.parse(value)
@@ -262,6 +286,7 @@ async def set_status(request: web.Request) -> web.Response:
     return web.Response(status=200)
 
 
+@owner
 async def delete_status(request: web.Request) -> web.Response:
     value = request.query.get("value")
     request.app[SERVER].registry.delete_status_override(
@@ -274,6 +299,7 @@ async def delete_status(request: web.Request) -> web.Response:
     return web.Response(status=200)
 
 
+@owner
 async def update_metadata(request: web.Request) -> web.Response:
     changes = fields.metadata(dict(request.query), "metadata")
     if not changes:
@@ -282,36 +308,44 @@ async def update_metadata(request: web.Request) -> web.Response:
     return web.Response(status=200)
 
 
+@reads
 async def all_apps(request: web.Request) -> web.Response:
     return _document(request, "apps")
 
 
+@reads
 async def delta(request: web.Request) -> web.Response:
     return _document(request, "delta")
 
 
+@reads
 async def one_app(request: web.Request) -> web.Response:
     return _document(request, f"app:{_app(request)}")
 
 
+@reads
 async def by_vip(request: web.Request) -> web.Response:
     return _document(request, f"vip:{request.match_info['vip']}")
 
 
+@reads
 async def by_svip(request: web.Request) -> web.Response:
     return _document(request, f"svip:{request.match_info['vip']}")
 
 
+@reads
 async def one_instance(request: web.Request) -> web.Response:
     instance = request.app[SERVER].registry.instance(_app(request), request.match_info["id"])
     return _instance_response(request, instance)
 
 
+@reads
 async def instance_by_id(request: web.Request) -> web.Response:
     instance = request.app[SERVER].registry.instance_by_id(request.match_info["id"])
     return _instance_response(request, instance)
 
 
+@peers_only
 async def replication_batch(request: web.Request) -> web.Response:
     try:
         doc = orjson.loads(await request.read())
@@ -372,6 +406,7 @@ def _apply_replicated(registry: InstanceRegistry, task: ReplicationTask) -> None
         )
 
 
+@reads
 async def registry_status(request: web.Request) -> web.Response:
     return web.json_response(request.app[SERVER].status())
 
@@ -407,9 +442,22 @@ def peer_urls_of(settings: Settings) -> list[str]:
 
 
 def create_app(settings: Settings) -> web.Application:
+    secret = settings.registry_secret.get_secret_value()
+    auth = RegistryAuth(secret)  # refuses to start without a secret
     app = create_service_app(settings, fetch_registry=False)
-    server = RegistryServer(settings.topology.registry, peer_urls_of(settings))
+    server = RegistryServer(
+        settings.topology.registry,
+        peer_urls_of(settings),
+        peer_authorization=basic_authorization(PEER_USER, service_password(secret, PEER_USER)),
+    )
     app[SERVER] = server
+    app[AUTH] = auth
+    discovery = app[STATE].discovery
+    if discovery.authorization is None:
+        # A registry server registers itself too; holding the secret, it can derive its own
+        # credential when the launcher gave it none.
+        user = settings.service
+        discovery.authorization = basic_authorization(user, service_password(secret, user))
 
     async def synced() -> bool:
         return server.synced.is_set()

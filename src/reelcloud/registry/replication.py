@@ -101,6 +101,7 @@ class PeerReplicator:
         max_queue: int = 10_000,
         connect_timeout_s: float = 1.0,
         read_timeout_s: float = 5.0,
+        authorization: str | None = None,
     ) -> None:
         self.peers = [PeerNode(url if url.endswith("/") else url + "/") for url in peer_urls]
         self._clock = clock
@@ -109,6 +110,13 @@ class PeerReplicator:
         self._timeout = aiohttp.ClientTimeout(
             total=None, sock_connect=connect_timeout_s, sock_read=read_timeout_s
         )
+        self._headers = {
+            "Content-Type": "application/json",
+            "Accept": "application/json",
+            REPLICATION_HEADER: "true",
+        }
+        if authorization is not None:
+            self._headers["Authorization"] = authorization
         self._registry: InstanceRegistry | None = None
         self._session: aiohttp.ClientSession | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -198,11 +206,7 @@ class PeerReplicator:
         async with self._session.post(
             peer.url + "peerreplication/batch",
             data=body,
-            headers={
-                "Content-Type": "application/json",
-                "Accept": "application/json",
-                REPLICATION_HEADER: "true",
-            },
+            headers=self._headers,
         ) as response:
             if response.status != 200:
                 raise ValueError(f"peer answered {response.status}")
@@ -249,6 +253,7 @@ async def sync_from_peers(
     retry_wait_s: float,
     connect_timeout_s: float,
     read_timeout_s: float,
+    authorization: str | None = None,
 ) -> int:
     """Copy the registry from the first peer that answers (Eureka's syncUp).
 
@@ -258,13 +263,14 @@ async def sync_from_peers(
     if not peer_urls:
         return 0
     timeout = aiohttp.ClientTimeout(sock_connect=connect_timeout_s, sock_read=read_timeout_s)
+    headers = {"Accept": "application/json"}
+    if authorization is not None:
+        headers["Authorization"] = authorization
     async with aiohttp.ClientSession(timeout=timeout) as session:
         for attempt in range(retries + 1):
             for url in peer_urls:
                 try:
-                    async with session.get(
-                        url.rstrip("/") + "/apps", headers={"Accept": "application/json"}
-                    ) as response:
+                    async with session.get(url.rstrip("/") + "/apps", headers=headers) as response:
                         if response.status != 200:
                             continue
                         applications = json_codec.decode_applications(await response.read())

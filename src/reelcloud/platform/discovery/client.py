@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import aiohttp
 
 from reelcloud.platform.clock import Clock, SystemClock, millis
+from reelcloud.platform.credentials import basic_authorization
 from reelcloud.platform.discovery.balancer import ZoneAwareRoundRobin
 from reelcloud.platform.errors import (
     BadRequestError,
@@ -76,6 +77,12 @@ def build_instance_info(
     )
 
 
+def registry_authorization(user: str, password: str) -> str | None:
+    """The `Authorization` header a process with this registry credential sends (None: it has
+    none, and the registry will refuse it)."""
+    return basic_authorization(user, password) if user else None
+
+
 @dataclass(slots=True)
 class _Quarantine:
     until: float
@@ -96,10 +103,14 @@ class DiscoveryClient:
         read_timeout_s: float = 8.0,
         quarantine_s: float = 30.0,
         clock: Clock | None = None,
+        authorization: str | None = None,
     ) -> None:
         if not registry_urls:
             raise ValueError("a discovery client needs at least one registry URL")
         self._urls = [u if u.endswith("/") else u + "/" for u in registry_urls]
+        # This process's registry credential (`Authorization: Basic ...`), sent on every call:
+        # the registry refuses anything without one.
+        self.authorization = authorization
         self._current = 0
         self.instance = instance
         self._fetch = fetch_registry
@@ -320,6 +331,12 @@ class DiscoveryClient:
         await self._request("GET", path, sink=result)
         return result[0]
 
+    def _headers(self) -> dict[str, str]:
+        headers = {"Accept": "application/json", "Content-Type": "application/json"}
+        if self.authorization is not None:
+            headers["Authorization"] = self.authorization
+        return headers
+
     async def _request(
         self,
         method: str,
@@ -344,7 +361,7 @@ class DiscoveryClient:
                     url,
                     params=params,
                     data=body,
-                    headers={"Accept": "application/json", "Content-Type": "application/json"},
+                    headers=self._headers(),
                 ) as response:
                     if response.status in ok:
                         if sink is not None:

@@ -1,5 +1,6 @@
 """HTTP routes every service gets for its commands: the Hystrix stream, the dashboard page,
-and reading or changing command and bulkhead settings at run time."""
+and reading or changing command and bulkhead settings at run time (changes take the admin
+credential; reads stay open)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 
 from aiohttp import web
 
+from reelcloud.platform.admin import admin_only
 from reelcloud.platform.errors import BadRequestError
 from reelcloud.platform.resilience.runner import CommandRunner
 from reelcloud.platform.resilience.stream import HystrixStream
@@ -47,6 +49,7 @@ async def _read_changes(request: web.Request) -> dict[str, Any]:
     return changes
 
 
+@admin_only
 async def _set_command(request: web.Request) -> web.Response:
     """Change a command's settings on the running process (chaos experiments, tuning)."""
     config = request.app[COMMANDS].config
@@ -54,6 +57,7 @@ async def _set_command(request: web.Request) -> web.Response:
     return web.json_response(asdict(updated))
 
 
+@admin_only
 async def _set_group(request: web.Request) -> web.Response:
     config = request.app[COMMANDS].config
     updated = config.set_group(request.match_info["name"], **await _read_changes(request))

@@ -4,7 +4,8 @@ POST /v1/reports              an OCA's report (signed by the OCA)
 GET  /v1/fill-manifest        the calling OCA's fill manifest (signed by the OCA)
 GET  /v1/steering-state       every OCA's health, prefixes and (when changed) holdings
 GET  /v1/availability         per title: playable, since when, the OCAs holding it (the catalog)
-POST /v1/fill/now             run an out-of-window fill on every OCA (`reelcloud fill --now`)
+POST /v1/fill/now             run an out-of-window fill on every OCA (`reelcloud fill --now`;
+                              the admin credential)
 GET  /v1/ocas                 a readable summary per OCA (`reelcloud ocas` and people)
 """
 
@@ -18,6 +19,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 from pydantic import BaseModel
 
+from reelcloud.platform.admin import admin_only
 from reelcloud.platform.app import create_service_app
 from reelcloud.platform.errors import ConfigurationError, ReelcloudError
 from reelcloud.platform.oca_auth import verify_request
@@ -64,6 +66,7 @@ async def availability(request: web.Request) -> web.Response:
     return _json(request.app[CONTROL].availability())
 
 
+@admin_only
 async def fill_now(request: web.Request) -> web.Response:
     return _json(request.app[CONTROL].fill_now())
 
