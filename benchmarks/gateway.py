@@ -43,7 +43,14 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.support.factories import free_port, instance, topology_dict
+from tests.support.factories import (
+    TEST_REGISTRY_SECRET,
+    free_port,
+    instance,
+    registry_auth,
+    registry_env,
+    topology_dict,
+)
 
 import harness
 from reelcloud.platform.eureka import json_codec
@@ -70,7 +77,7 @@ async def register_origin(registry_url: str, port: int) -> None:
         session.post(
             f"{registry_url}/eureka/apps/BENCH-ORIGIN",
             data=json_codec.encode_instance(origin),
-            headers={"Content-Type": "application/json"},
+            headers={"Content-Type": "application/json", **registry_auth("bench-origin")},
         ) as response,
     ):
         assert response.status == 204, await response.text()
@@ -130,22 +137,27 @@ async def run(quick: bool) -> dict[str, float]:
             "REELCLOUD_DATA_DIR": str(work),
             "REELCLOUD_LOG_LEVEL": "INFO",
         }
-        registry_env = {
+        registry_process_env = {
             **env,
             "REELCLOUD_PORT": str(registry_port),
             "REELCLOUD_INSTANCE_ID": "bench:registry:1",
+            "REELCLOUD_REGISTRY_SECRET": TEST_REGISTRY_SECRET,
         }
         processes.append(
             start(
                 [sys.executable, "-m", "reelcloud", "run", "registry"],
                 0,
                 work / "registry.log",
-                registry_env,
+                registry_process_env,
             )
         )
         await wait_http(f"http://127.0.0.1:{registry_port}/readyz")
         await register_origin(f"http://127.0.0.1:{registry_port}", origin_port)
-        gateway_env = {**env, "REELCLOUD_INSTANCE_ID": "bench:gateway:1"}
+        gateway_env = {
+            **env,
+            "REELCLOUD_INSTANCE_ID": "bench:gateway:1",
+            **registry_env("gateway"),
+        }
         processes.append(
             start(
                 [sys.executable, "-m", "reelcloud", "run", "gateway"],

@@ -30,9 +30,16 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.support.factories import free_port, instance, topology_dict
+from tests.support.factories import (
+    TEST_REGISTRY_SECRET,
+    free_port,
+    instance,
+    registry_auth,
+    topology_dict,
+)
 
 import harness
+from reelcloud.platform.credentials import PEER_USER
 from reelcloud.platform.eureka import json_codec
 
 
@@ -74,7 +81,7 @@ async def load(session: aiohttp.ClientSession, base: str, start: int, count: int
         async with session.post(
             base + "/eureka/peerreplication/batch",
             data=orjson.dumps({"replicationList": items}),
-            headers={"Content-Type": "application/json"},
+            headers={"Content-Type": "application/json", **registry_auth(PEER_USER)},
         ) as response:
             assert response.status == 200, await response.text()
 
@@ -83,6 +90,7 @@ async def fetch_latencies(
     session: aiohttp.ClientSession, base: str, fmt: str, samples: int, *, rebuild: bool
 ) -> list[float]:
     headers = {"Accept": "application/json"} if fmt == "json" else {}
+    headers.update(registry_auth("app00"))
     if not rebuild:  # warm the cache: the first fetch after loading builds the document
         async with session.get(base + "/eureka/apps", headers=headers) as response:
             await response.read()
@@ -90,7 +98,8 @@ async def fetch_latencies(
     for n in range(samples):
         if rebuild:  # change the registry so the next fetch must build the document again
             async with session.put(
-                f"{base}/eureka/apps/APP00/host:app00:0/metadata?round={n}"
+                f"{base}/eureka/apps/APP00/host:app00:0/metadata?round={n}",
+                headers=registry_auth("app00"),
             ) as response:
                 assert response.status == 200
         started = time.perf_counter()
@@ -103,7 +112,11 @@ async def fetch_latencies(
 
 
 async def request_rate(
-    session: aiohttp.ClientSession, urls: list[str], method: str, seconds: float, concurrency: int
+    session: aiohttp.ClientSession,
+    urls: list[tuple[str, dict[str, str]]],
+    method: str,
+    seconds: float,
+    concurrency: int,
 ) -> float:
     done = 0
     deadline = time.perf_counter() + seconds
@@ -112,7 +125,8 @@ async def request_rate(
         nonlocal done
         n = offset
         while time.perf_counter() < deadline:
-            async with session.request(method, urls[n % len(urls)]) as response:
+            url, headers = urls[n % len(urls)]
+            async with session.request(method, url, headers=headers) as response:
                 assert response.status == 200, response.status
                 await response.read()
             done += 1
@@ -136,6 +150,7 @@ async def run(quick: bool) -> dict[str, float]:
         "REELCLOUD_PORT": str(port),
         "REELCLOUD_INSTANCE_ID": "bench:registry:1",
         "REELCLOUD_LOG_LEVEL": "WARNING",
+        "REELCLOUD_REGISTRY_SECRET": TEST_REGISTRY_SECRET,
     }
     server = subprocess.Popen(  # noqa: ASYNC220 - started once, before any timing
         [sys.executable, "-m", "reelcloud", "run", "registry"],
@@ -169,14 +184,19 @@ async def run(quick: bool) -> dict[str, float]:
                             percentile(latencies, 99), 2
                         )
             seconds = 3.0 if quick else 10.0
+            # Each renewal carries its own app's credential, as a service's heartbeat does.
+            credentials = [registry_auth(f"app{n:02d}") for n in range(50)]
             renew_urls = [
-                f"{base}/eureka/apps/APP{n % 50:02d}/host:app{n % 50:02d}:{n}"
+                (
+                    f"{base}/eureka/apps/APP{n % 50:02d}/host:app{n % 50:02d}:{n}",
+                    credentials[n % 50],
+                )
                 for n in range(loaded)
             ]
             progress(f"renewals for {seconds:.0f} s at 64 concurrent requests …")
             renewals = await request_rate(session, renew_urls, "PUT", seconds, 64)
             progress(f"/healthz for {seconds:.0f} s at 64 concurrent requests (reference) …")
-            noop = await request_rate(session, [base + "/healthz"], "GET", seconds, 64)
+            noop = await request_rate(session, [(base + "/healthz", {})], "GET", seconds, 64)
     finally:
         server.terminate()
         server.wait(timeout=10)

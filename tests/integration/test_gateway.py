@@ -11,7 +11,13 @@ import pytest
 import pytest_asyncio
 import yaml
 from tests.support.cli import ECHO_SERVICE, ROOT
-from tests.support.factories import free_port, topology_dict, write_topology
+from tests.support.factories import (
+    free_port,
+    registry_credential,
+    registry_env,
+    topology_dict,
+    write_topology,
+)
 from tests.support.servers import RunningService, registry_peers, wait_for
 
 from reelcloud.platform import session_tokens as tokens
@@ -69,6 +75,7 @@ class World:
             "REELCLOUD_INSTANCE_ID": f"host:echo:{number}",
             "REELCLOUD_DATA_DIR": str(self.tmp),
             "REELCLOUD_ZONE": "z1",
+            **registry_env("echo"),
         }
         proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "reelcloud", "run", "echo", env=env, cwd=self.tmp,
@@ -82,7 +89,7 @@ class World:
         doc = self.topology(**options)
         settings = Settings(
             service="gateway", topology=Topology.model_validate(doc), data_dir=self.tmp,
-            log_format="text",
+            log_format="text", **registry_credential("gateway"),
         )  # fmt: skip
         gateway = await RunningService(settings).start()
         self.gateways.append(gateway)

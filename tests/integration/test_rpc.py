@@ -8,7 +8,7 @@ import grpc
 import pytest
 import pytest_asyncio
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from tests.support.factories import free_port, topology_dict
+from tests.support.factories import free_port, registry_credential, topology_dict
 from tests.support.servers import RunningService, registry_peers, wait_for
 
 from reelcloud.platform.app import STATE
@@ -44,7 +44,11 @@ async def relays(relay_stubs, tmp_path):
         try:
             for name in ("relay-a", "relay-b"):
                 settings = Settings(
-                    service=name, topology=topology, data_dir=tmp_path, log_format="text"
+                    service=name,
+                    topology=topology,
+                    data_dir=tmp_path,
+                    log_format="text",
+                    **registry_credential(name),
                 )
                 started.append(await RunningService(settings).start())
             a, b = started
