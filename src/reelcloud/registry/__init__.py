@@ -2,5 +2,6 @@
 
 Speaks the Eureka REST API under `/eureka/` and `/eureka/v2/`, JSON or XML; runs as two or more
 peers that replicate every change to each other. `service.py` holds the rules (leases,
-eviction, self-preservation, delta), `api.py` only translates HTTP.
+eviction, self-preservation, delta), `auth.py` who may call what (basic auth, one credential
+per service), `api.py` only translates HTTP.
 """

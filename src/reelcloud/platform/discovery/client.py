@@ -139,6 +139,11 @@ class DiscoveryClient:
     async def start(self) -> None:
         """Register and fetch once (neither has to succeed), then renew and refresh forever."""
         self._session = aiohttp.ClientSession(timeout=self._timeout)
+        if self.authorization is None:
+            log.warning(
+                "no registry credential (REELCLOUD_REGISTRY_USER and _PASSWORD): "
+                "the registry will refuse this process's calls"
+            )
         if self.instance is not None:
             await self._try_register()
             self._tasks.append(asyncio.create_task(self._heartbeat_loop()))
