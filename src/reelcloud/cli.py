@@ -277,23 +277,30 @@ async def _cache_control_url(data_dir: Path | None) -> str:
     raise ReelcloudError("cache-control is not running in this platform")
 
 
-def _admin_headers(data_dir: Path | None) -> dict[str, str]:
-    """The admin credential of the platform in --data-dir: REELCLOUD_ADMIN_PASSWORD when set
-    (deployments), else the data directory's secrets file (read by the launcher's
-    `load_secrets`, once the launcher provides it)."""
+def _stored_admin_password(data_dir: Path | None) -> str:
+    """The admin password in the data directory's secrets file, read by the launcher's
+    `load_secrets` ("" from a launcher that keeps no secrets file)."""
     import importlib
 
+    import reelcloud.launcher
+
+    load = getattr(reelcloud.launcher, "load_secrets", None)
+    if load is None:
+        try:
+            load = importlib.import_module("reelcloud.launcher.secrets").load_secrets
+        except ImportError:
+            return ""
+    stored = load(_datadir(data_dir).root).admin_password
+    return str(stored.get_secret_value() if hasattr(stored, "get_secret_value") else stored)
+
+
+def _admin_headers(data_dir: Path | None) -> dict[str, str]:
+    """The admin credential of the platform in --data-dir: REELCLOUD_ADMIN_PASSWORD when set
+    (deployments), else the data directory's secrets file."""
     from reelcloud.platform.credentials import ADMIN_USER, basic_authorization
 
     password = _settings(data_dir).admin_password.get_secret_value()
-    if not password:
-        try:
-            secrets = importlib.import_module("reelcloud.launcher.secrets")
-        except ImportError:  # a launcher without a secrets file: the environment only
-            secrets = None
-        if secrets is not None:
-            stored = secrets.load_secrets(_datadir(data_dir).root).admin_password
-            password = stored.get_secret_value() if hasattr(stored, "get_secret_value") else stored
+    password = password or _stored_admin_password(data_dir)
     if not password:
         raise ReelcloudError(
             "no admin credential: set REELCLOUD_ADMIN_PASSWORD or run against a data "

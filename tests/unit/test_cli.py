@@ -7,6 +7,7 @@ import pytest
 from rich.console import Console
 
 from reelcloud import cli
+from reelcloud.platform.credentials import basic_authorization
 from reelcloud.platform.errors import ReelcloudError
 
 SERVICES = [
@@ -99,3 +100,19 @@ def test_the_gateway_is_the_public_listener_of_the_topology_the_platform_runs(tm
     (data_dir / "launcher.json").write_text(json.dumps({"pid": 1, "topology_file": str(topology)}))
     settings = cli._client_settings(data_dir, None)
     assert cli._gateway_url(settings, None, data_dir) == "http://127.0.0.1:18123"
+
+
+def test_admin_commands_send_the_admin_password_from_the_environment(tmp_path: Path, monkeypatch):
+    monkeypatch.setenv("REELCLOUD_ADMIN_PASSWORD", "from-the-environment")
+    assert cli._admin_headers(tmp_path) == {
+        "Authorization": basic_authorization("admin", "from-the-environment")
+    }
+
+
+def test_admin_commands_without_any_admin_password_say_where_it_comes_from(
+    tmp_path: Path, monkeypatch
+):
+    monkeypatch.delenv("REELCLOUD_ADMIN_PASSWORD", raising=False)
+    monkeypatch.setattr(cli, "_stored_admin_password", lambda data_dir: "")
+    with pytest.raises(ReelcloudError, match="REELCLOUD_ADMIN_PASSWORD"):
+        cli._admin_headers(tmp_path)
