@@ -4,6 +4,7 @@ Mounted under `/eureka/` (Spring Cloud, py-eureka-client) and `/eureka/v2/` (Net
 Replies are JSON when the request accepts JSON and XML otherwise, gzipped when accepted. Reads
 answer the documents Eureka does: `applications` for /apps, /apps/delta, /vips and /svips,
 `application` for /apps/{APP}, `instance` for /apps/{APP}/{id} and /instances/{id}.
+Every handler is marked with who may call it (`reads`, `owner`, `peers_only`; see `auth.py`).
 """
 
 from __future__ import annotations
