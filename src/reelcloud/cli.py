@@ -201,6 +201,10 @@ def _with_platform_engines(settings: Settings, data_dir: Path | None) -> Setting
         extra["s3_secret_key"] = state.get("REELCLOUD_S3_SECRET_KEY", "")
     if settings.nats_url is None and "REELCLOUD_NATS_URL" in state:
         extra["nats_url"] = state["REELCLOUD_NATS_URL"]
+    if not settings.content_kek.get_secret_value() and state:
+        from reelcloud.launcher.secrets import load_secrets
+
+        extra["content_kek"] = load_secrets(DataDir.at(settings.data_dir).root).content_kek
     return _settings(data_dir, **extra) if extra else settings
 
 
@@ -277,35 +281,14 @@ async def _cache_control_url(data_dir: Path | None) -> str:
     raise ReelcloudError("cache-control is not running in this platform")
 
 
-def _stored_admin_password(data_dir: Path | None) -> str:
-    """The admin password in the data directory's secrets file, read by the launcher's
-    `load_secrets` ("" from a launcher that keeps no secrets file)."""
-    import importlib
-
-    import reelcloud.launcher
-
-    load = getattr(reelcloud.launcher, "load_secrets", None)
-    if load is None:
-        try:
-            load = importlib.import_module("reelcloud.launcher.secrets").load_secrets
-        except ImportError:
-            return ""
-    stored = load(_datadir(data_dir).root).admin_password
-    return str(stored.get_secret_value() if hasattr(stored, "get_secret_value") else stored)
-
-
 def _admin_headers(data_dir: Path | None) -> dict[str, str]:
     """The admin credential of the platform in --data-dir: REELCLOUD_ADMIN_PASSWORD when set
     (deployments), else the data directory's secrets file."""
+    from reelcloud.launcher.secrets import load_secrets
     from reelcloud.platform.credentials import ADMIN_USER, basic_authorization
 
     password = _settings(data_dir).admin_password.get_secret_value()
-    password = password or _stored_admin_password(data_dir)
-    if not password:
-        raise ReelcloudError(
-            "no admin credential: set REELCLOUD_ADMIN_PASSWORD or run against a data "
-            "directory `reelcloud up` started (its secrets file holds it)"
-        )
+    password = password or load_secrets(_datadir(data_dir).root).admin_password
     return {"Authorization": basic_authorization(ADMIN_USER, password)}
 
 

@@ -3,7 +3,12 @@ import asyncio
 import aiohttp
 import pytest
 import pytest_asyncio
-from tests.support.factories import free_port, topology
+from tests.support.factories import (
+    TEST_S3_ACCESS_KEY,
+    TEST_S3_SECRET_KEY,
+    free_port,
+    topology,
+)
 from tests.support.servers import registry_peers
 from tests.support.waiting import wait_for
 
@@ -33,7 +38,9 @@ async def registry(tmp_path):
 @pytest_asyncio.fixture
 async def seaweed(tmp_path):
     """A real SeaweedFS S3 gateway (weed mini) on free loopback ports."""
-    engine = SeaweedEngine(tmp_path / "seaweedfs", tmp_path / "seaweedfs.log")
+    engine = SeaweedEngine(
+        tmp_path / "seaweedfs", tmp_path / "seaweedfs.log", TEST_S3_ACCESS_KEY, TEST_S3_SECRET_KEY
+    )
     process = ManagedProcess(await asyncio.to_thread(engine.prepare), restart=False)
     process.start()
     try:

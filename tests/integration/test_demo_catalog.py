@@ -5,9 +5,9 @@ import asyncio
 import orjson
 import pytest
 from tests.support.cli import cli_env, reelcloud
+from tests.support.factories import TEST_CONTENT_KEK, TEST_S3_ACCESS_KEY, TEST_S3_SECRET_KEY
 
 from reelcloud.encoding.pipeline import manifest_key
-from reelcloud.launcher.engines.seaweedfs import DEV_ACCESS_KEY, DEV_SECRET_KEY
 from reelcloud.platform.storage import ASSETS_BUCKET, ObjectStore
 
 pytestmark = pytest.mark.asyncio
@@ -16,8 +16,9 @@ pytestmark = pytest.mark.asyncio
 async def test_demo_catalog_is_seeded_once_and_cached(seaweed, tmp_path):
     env = cli_env(
         REELCLOUD_S3_URL=seaweed.url,
-        REELCLOUD_S3_ACCESS_KEY=DEV_ACCESS_KEY,
-        REELCLOUD_S3_SECRET_KEY=DEV_SECRET_KEY,
+        REELCLOUD_S3_ACCESS_KEY=TEST_S3_ACCESS_KEY,
+        REELCLOUD_S3_SECRET_KEY=TEST_S3_SECRET_KEY,
+        REELCLOUD_CONTENT_KEK=TEST_CONTENT_KEK,
         REELCLOUD_DATA_DIR=str(tmp_path / "data"),
     )
     first = await asyncio.to_thread(
@@ -25,7 +26,7 @@ async def test_demo_catalog_is_seeded_once_and_cached(seaweed, tmp_path):
     )
     assert first.returncode == 0, first.stderr
     assert "2 titles published" in first.stdout
-    async with ObjectStore(seaweed.url, DEV_ACCESS_KEY, DEV_SECRET_KEY) as store:
+    async with ObjectStore(seaweed.url, TEST_S3_ACCESS_KEY, TEST_S3_SECRET_KEY) as store:
         manifests = [
             orjson.loads(await store.get(ASSETS_BUCKET, o.key))
             async for o in store.objects(ASSETS_BUCKET, "titles/")
@@ -50,7 +51,7 @@ async def test_demo_catalog_is_seeded_once_and_cached(seaweed, tmp_path):
     assert "0 titles published" in again.stdout
     # Nothing made or encoded the second time: the same sources, the same manifests.
     assert {path: path.stat().st_mtime_ns for path in sources} == made
-    async with ObjectStore(seaweed.url, DEV_ACCESS_KEY, DEV_SECRET_KEY) as store:
+    async with ObjectStore(seaweed.url, TEST_S3_ACCESS_KEY, TEST_S3_SECRET_KEY) as store:
         after = [
             orjson.loads(await store.get(ASSETS_BUCKET, o.key))
             async for o in store.objects(ASSETS_BUCKET, "titles/")

@@ -12,6 +12,7 @@ import pytest_asyncio
 import yaml
 from tests.support.cli import ECHO_SERVICE, ROOT
 from tests.support.factories import (
+    TEST_SESSION_SECRET,
     free_port,
     registry_credential,
     registry_env,
@@ -21,7 +22,6 @@ from tests.support.factories import (
 from tests.support.servers import RunningService, registry_peers, wait_for
 
 from reelcloud.platform import session_tokens as tokens
-from reelcloud.platform.session_tokens import DEV_SECRET
 from reelcloud.platform.settings import Settings
 from reelcloud.platform.topology import Topology
 
@@ -89,7 +89,8 @@ class World:
         doc = self.topology(**options)
         settings = Settings(
             service="gateway", topology=Topology.model_validate(doc), data_dir=self.tmp,
-            log_format="text", **registry_credential("gateway"),
+            log_format="text", session_secret=TEST_SESSION_SECRET,
+            **registry_credential("gateway"),
         )  # fmt: skip
         gateway = await RunningService(settings).start()
         self.gateways.append(gateway)
@@ -256,13 +257,13 @@ async def test_authentication_and_member_header(world, http):
     for bad in (
         "garbage",
         tokens.issue("other-secret", "m1"),
-        tokens.issue(DEV_SECRET, "m1", ttl_s=-5),
+        tokens.issue(TEST_SESSION_SECRET, "m1", ttl_s=-5),
     ):
         async with http.get(
             base + "/secure/headers", headers={"Authorization": f"Bearer {bad}"}
         ) as r:
             assert r.status == 401
-    token = tokens.issue(DEV_SECRET, "member-42")
+    token = tokens.issue(TEST_SESSION_SECRET, "member-42")
     forged = {"Authorization": f"Bearer {token}", "X-Reelcloud-Member": "someone-else"}
     async with http.get(base + "/secure/headers", headers=forged) as response:
         assert response.status == 200

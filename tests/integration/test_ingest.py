@@ -10,12 +10,13 @@ import orjson
 import pytest
 from tests.support.cli import ROOT, cli_env, reelcloud
 from tests.support.engines import NatsServer
+from tests.support.factories import TEST_CONTENT_KEK, TEST_S3_ACCESS_KEY, TEST_S3_SECRET_KEY
 from tests.support.media import make_audio_only, make_video
 from tests.support.waiting import wait_for
 
 from reelcloud.encoding.pipeline import TitleEncoded
-from reelcloud.launcher.engines.seaweedfs import DEV_ACCESS_KEY, DEV_SECRET_KEY
 from reelcloud.platform.assets import manifest_key
+from reelcloud.platform.content_keys import SealedKeyError, unseal
 from reelcloud.platform.events import EventConsumer, decode
 from reelcloud.platform.storage import ASSETS_BUCKET, KEYS_BUCKET, SOURCES_BUCKET, ObjectStore
 
@@ -25,8 +26,9 @@ pytestmark = pytest.mark.asyncio
 def env_for(seaweed, tmp_path):
     return cli_env(
         REELCLOUD_S3_URL=seaweed.url,
-        REELCLOUD_S3_ACCESS_KEY=DEV_ACCESS_KEY,
-        REELCLOUD_S3_SECRET_KEY=DEV_SECRET_KEY,
+        REELCLOUD_S3_ACCESS_KEY=TEST_S3_ACCESS_KEY,
+        REELCLOUD_S3_SECRET_KEY=TEST_S3_SECRET_KEY,
+        REELCLOUD_CONTENT_KEK=TEST_CONTENT_KEK,
         REELCLOUD_DATA_DIR=str(tmp_path / "data"),
     )
 
@@ -61,7 +63,7 @@ async def test_ingest_publishes_a_complete_title(seaweed, tmp_path):
     assert event.title == "The Long Night"
     assert event.title_id == result.stdout.split()[0]
     assert "rungs: 240p, 360p" in result.stdout
-    async with ObjectStore(seaweed.url, DEV_ACCESS_KEY, DEV_SECRET_KEY) as store:
+    async with ObjectStore(seaweed.url, TEST_S3_ACCESS_KEY, TEST_S3_SECRET_KEY) as store:
         title_id = result.stdout.split()[0]
         manifest = orjson.loads(await store.get(ASSETS_BUCKET, manifest_key(title_id)))
         assert manifest["metadata"]["genres"] == ["drama", "thriller"]
@@ -73,7 +75,13 @@ async def test_ingest_publishes_a_complete_title(seaweed, tmp_path):
         names = {f["name"] for f in manifest["files"]}
         assert {"master.m3u8", "manifest.mpd", "init-0.m4s"} <= names
         key_id = manifest["encryption"]["key_id"]
-        assert len(await store.get(KEYS_BUCKET, f"{title_id}/{key_id}.key")) == 16
+        # The key is stored sealed under the KEK, bound to its title.
+        stored = await store.get(KEYS_BUCKET, f"{title_id}/{key_id}.key")
+        assert len(unseal(TEST_CONTENT_KEK, title_id, key_id, stored)) == 16
+        with pytest.raises(SealedKeyError):
+            unseal("another-kek-0123456789", title_id, key_id, stored)
+        with pytest.raises(SealedKeyError):
+            unseal(TEST_CONTENT_KEK, "t-another", key_id, stored)
         assert not any(k.endswith(".key") for k in await keys_in(store, ASSETS_BUCKET))
     again = await asyncio.to_thread(
         reelcloud,
@@ -103,7 +111,7 @@ async def test_bad_sources_are_refused_and_leave_nothing(seaweed, tmp_path):
         assert result.returncode == 1, path
         assert result.stderr.strip().startswith("error:"), result.stderr
         assert len(result.stderr.strip().splitlines()) == 1
-    async with ObjectStore(seaweed.url, DEV_ACCESS_KEY, DEV_SECRET_KEY) as store:
+    async with ObjectStore(seaweed.url, TEST_S3_ACCESS_KEY, TEST_S3_SECRET_KEY) as store:
         assert await keys_in(store, ASSETS_BUCKET) == []
         assert await keys_in(store, SOURCES_BUCKET) == []
 
@@ -127,11 +135,11 @@ async def test_an_encode_killed_midway_publishes_nothing_and_a_rerun_completes(s
     finally:
         os.killpg(proc.pid, signal.SIGKILL)  # the CLI and its ffmpeg
         await proc.wait()
-    async with ObjectStore(seaweed.url, DEV_ACCESS_KEY, DEV_SECRET_KEY) as store:
+    async with ObjectStore(seaweed.url, TEST_S3_ACCESS_KEY, TEST_S3_SECRET_KEY) as store:
         published = [k for k in await keys_in(store, ASSETS_BUCKET) if k.endswith("manifest.json")]
         assert published == []
     result = await asyncio.to_thread(reelcloud, "ingest", str(source), "--title", "Killed", env=env)
     assert result.returncode == 0, result.stderr
-    async with ObjectStore(seaweed.url, DEV_ACCESS_KEY, DEV_SECRET_KEY) as store:
+    async with ObjectStore(seaweed.url, TEST_S3_ACCESS_KEY, TEST_S3_SECRET_KEY) as store:
         title_id = result.stdout.split()[0]
         assert await store.head(ASSETS_BUCKET, manifest_key(title_id)) is not None

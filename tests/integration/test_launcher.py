@@ -19,7 +19,7 @@ from tests.support.cli import (
 )
 from tests.support.factories import free_port, topology_dict, write_topology
 
-from reelcloud.launcher.engines.seaweedfs import DEV_ACCESS_KEY, DEV_SECRET_KEY
+from reelcloud.launcher.secrets import load_secrets
 from reelcloud.platform.storage import ASSETS_BUCKET, ObjectStore
 
 
@@ -65,8 +65,9 @@ async def use_postgres(url):
         await conn.close()
 
 
-async def use_object_store(url):
-    async with ObjectStore(url, DEV_ACCESS_KEY, DEV_SECRET_KEY) as store:
+async def use_object_store(url, data_dir):
+    secrets = load_secrets(data_dir)
+    async with ObjectStore(url, secrets.s3_access_key, secrets.s3_secret_key) as store:
         await store.ensure_bucket(ASSETS_BUCKET)
         await store.put(ASSETS_BUCKET, "probe/seg1.m4s", b"segment")
         return await store.get(ASSETS_BUCKET, "probe/seg1.m4s")
@@ -112,7 +113,7 @@ def test_platform_runs_supervises_and_scales(platform_dir):
     assert told["database_url_set"] is True
     assert told["memcached"] == {"z1": engines["memcached-z1-1"], "z2": engines["memcached-z2-1"]}
     assert asyncio.run(use_jetstream(engines["nats"])) == (1, b"hello")
-    assert asyncio.run(use_object_store(engines["seaweedfs"])) == b"segment"
+    assert asyncio.run(use_object_store(engines["seaweedfs"], platform_dir)) == b"segment"
 
     # kill -9 an instance: the launcher restarts it and it registers again.
     victim = next(i for i in current["instances"] if i["service"] == "echo")

@@ -26,7 +26,7 @@ from tests.support.platform import all_up, running_platform
 from tests.support.titles import publish_title, wait_playable
 from tests.support.waiting import wait_for
 
-from reelcloud.platform.session_tokens import DEV_SECRET, verify
+from reelcloud.platform.session_tokens import verify
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -246,7 +246,7 @@ async def test_with_catalog_stopped_plays_of_a_played_title_continue_from_the_ca
             newcomer = next(
                 i for i in play_api_instances(platform.data_dir) if i["id"].endswith(":3")
             )
-            claims = verify(DEV_SECRET, token)
+            claims = verify(platform.secrets().session_secret, token)
             direct = {
                 "X-Reelcloud-Member": claims["sub"],
                 "X-Reelcloud-Session": claims["sid"],

@@ -1,16 +1,16 @@
 """The object store client against a real SeaweedFS S3 gateway."""
 
 import pytest
+from tests.support.factories import TEST_S3_ACCESS_KEY, TEST_S3_SECRET_KEY
 from tests.support.waiting import wait_for
 
-from reelcloud.launcher.engines.seaweedfs import DEV_ACCESS_KEY, DEV_SECRET_KEY
 from reelcloud.platform.errors import NotFoundError, UnavailableError
 from reelcloud.platform.storage import ASSETS_BUCKET, ObjectStore
 
 pytestmark = pytest.mark.asyncio
 
 
-async def ready_store(url, access=DEV_ACCESS_KEY, secret=DEV_SECRET_KEY):
+async def ready_store(url, access=TEST_S3_ACCESS_KEY, secret=TEST_S3_SECRET_KEY):
     store = await ObjectStore(url, access, secret).start()
 
     async def bucket_made():  # the gateway answers before its filer is ready for writes
@@ -55,7 +55,7 @@ async def test_put_get_head_list_delete(seaweed):
 async def test_wrong_credentials_are_refused(seaweed):
     good = await ready_store(seaweed.url)
     await good.aclose()
-    store = await ObjectStore(seaweed.url, DEV_ACCESS_KEY, "wrong-secret").start()
+    store = await ObjectStore(seaweed.url, TEST_S3_ACCESS_KEY, "wrong-secret").start()
     try:
         with pytest.raises(
             UnavailableError, match=r"SignatureDoesNotMatch|AccessDenied|InvalidAccessKeyId"

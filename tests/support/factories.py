@@ -38,6 +38,14 @@ FAST_REGISTRY: dict[str, Any] = {
 TEST_REGISTRY_SECRET = "test-registry-secret"
 
 
+# What engines and jobs a test starts itself are given (`reelcloud up` makes its own).
+TEST_S3_ACCESS_KEY = "test-access-key"
+TEST_S3_SECRET_KEY = "test-s3-secret-key-0123456789"
+TEST_CONTENT_KEK = "test-content-kek-0123456789"
+# The session secret of gateways and services a test starts itself.
+TEST_SESSION_SECRET = "test-session-secret-0123456789"
+
+
 def registry_credential(user: str) -> dict[str, str]:
     """Settings fields giving a process of service `user` its credential at a test registry."""
     return {
@@ -143,8 +151,10 @@ def discovery_client(
     fetch: bool = False,
     zone: str = "z1",
     port: int | None = None,
+    registry_secret: str = TEST_REGISTRY_SECRET,
 ) -> DiscoveryClient:
-    """A discovery client for instance `host:SERVICE:NUMBER`, with test timings."""
+    """A discovery client for instance `host:SERVICE:NUMBER`, with test timings, carrying
+    SERVICE's credential at a registry holding `registry_secret`."""
     return DiscoveryClient(
         registry_urls,
         zone=zone,
@@ -163,7 +173,7 @@ def discovery_client(
         connect_timeout_s=0.5,
         read_timeout_s=1,
         quarantine_s=60,
-        authorization=registry_auth(service)["Authorization"],
+        authorization=basic_authorization(service, service_password(registry_secret, service)),
     )
 
 

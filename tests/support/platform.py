@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from reelcloud.launcher.datadir import DataDir
+from reelcloud.launcher.secrets import Secrets, load_secrets
 from reelcloud.launcher.up import engine_env
 from reelcloud.platform.discovery import DiscoveryClient
 from reelcloud.platform.storage import ObjectStore
@@ -48,9 +49,14 @@ class Platform:
             i["address"] for i in status(self.data_dir)["instances"] if i["service"] == service
         )
 
+    def secrets(self) -> Secrets:
+        return load_secrets(self.data_dir)
+
     async def discovery(self, *wanted: str) -> DiscoveryClient:
         registry = status(self.data_dir)["registry"]["peers"][0]["url"]
-        client = discovery_client([registry], "test-client", 1, fetch=True)
+        client = discovery_client(
+            [registry], "test-client", 1, fetch=True, registry_secret=self.secrets().registry_secret
+        )
         await client.start()
         try:
             await wait_for(

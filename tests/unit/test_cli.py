@@ -7,6 +7,7 @@ import pytest
 from rich.console import Console
 
 from reelcloud import cli
+from reelcloud.launcher.secrets import load_or_create_secrets
 from reelcloud.platform.credentials import basic_authorization
 from reelcloud.platform.errors import ReelcloudError
 
@@ -113,6 +114,13 @@ def test_admin_commands_without_any_admin_password_say_where_it_comes_from(
     tmp_path: Path, monkeypatch
 ):
     monkeypatch.delenv("REELCLOUD_ADMIN_PASSWORD", raising=False)
-    monkeypatch.setattr(cli, "_stored_admin_password", lambda data_dir: "")
-    with pytest.raises(ReelcloudError, match="REELCLOUD_ADMIN_PASSWORD"):
+    with pytest.raises(ReelcloudError, match=r"secrets\.json does not exist: `reelcloud up"):
         cli._admin_headers(tmp_path)
+
+
+def test_admin_commands_read_the_admin_password_of_the_data_directory(tmp_path: Path, monkeypatch):
+    monkeypatch.delenv("REELCLOUD_ADMIN_PASSWORD", raising=False)
+    made = load_or_create_secrets(tmp_path)
+    assert cli._admin_headers(tmp_path) == {
+        "Authorization": basic_authorization("admin", made.admin_password)
+    }

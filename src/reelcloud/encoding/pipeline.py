@@ -29,6 +29,7 @@ from reelcloud.encoding.pertitle import per_title_ladder
 from reelcloud.encoding.probe import SourceInfo, probe
 from reelcloud.platform import assets
 from reelcloud.platform.assets import AssetManifest, manifest_key
+from reelcloud.platform.content_keys import seal
 from reelcloud.platform.events import EventPayload, EventProducer
 from reelcloud.platform.settings import Settings
 from reelcloud.platform.storage import ASSETS_BUCKET, KEYS_BUCKET, SOURCES_BUCKET, ObjectStore
@@ -91,6 +92,7 @@ async def ingest(
     progress: Progress | None = None,
 ) -> dict[str, Any]:
     report = progress or (lambda stage, done: None)
+    kek = settings.required_secret("content_kek")  # before minutes of encoding, not after
     info = probe(path)  # refuses unusable sources before anything is stored
     source_id = file_digest(path)
     title_id = title_id_for(source_id)
@@ -137,7 +139,8 @@ async def ingest(
                 content_type = CONTENT_TYPES.get(local.suffix, "application/octet-stream")
                 await store.put_file(ASSETS_BUCKET, prefix + entry.name, local, content_type)
                 report("upload", (index + 1) / len(files))
-            await store.put(KEYS_BUCKET, f"{title_id}/{key_id}.key", key)
+            sealed = seal(kek, title_id, key_id, key)
+            await store.put(KEYS_BUCKET, f"{title_id}/{key_id}.key", sealed)
             # Published: from here on the title exists.
             await store.put(
                 ASSETS_BUCKET, manifest_key(title_id), manifest.to_json(), "application/json"

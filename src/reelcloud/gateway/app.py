@@ -36,7 +36,6 @@ from reelcloud.gateway.routing import RouteTable
 from reelcloud.gateway.settings import GatewaySettings
 from reelcloud.platform.app import STATE, ServiceState, create_service_app
 from reelcloud.platform.clock import SystemClock
-from reelcloud.platform.session_tokens import DEV_SECRET
 from reelcloud.platform.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -60,9 +59,7 @@ def build_chain(options: GatewaySettings, state: ServiceState, routes: RouteTabl
         CorsPreflightFilter(),
         FaultInjectionFilter(state.settings.fault_injection),
         RoutingFilter(routes),
-        AuthenticationFilter(
-            options.auth_secret or state.settings.session_secret.get_secret_value()
-        ),
+        AuthenticationFilter(state.settings.required_secret("session_secret")),
         RateLimitFilter(
             TokenBuckets(options.rate_per_client_per_s, options.burst_per_client, clock),
             TokenBuckets(options.rate_per_member_per_s, options.burst_per_member, clock),
@@ -95,8 +92,6 @@ def build_chain(options: GatewaySettings, state: ServiceState, routes: RouteTabl
 
 def create_app(settings: Settings) -> web.Application:
     options = GatewaySettings.of(settings)
-    if (options.auth_secret or settings.session_secret.get_secret_value()) == DEV_SECRET:
-        log.warning("the development session secret is in use; set REELCLOUD_SESSION_SECRET")
     app = create_service_app(settings)
     state = app[STATE]
     routes = RouteTable.load(options.routes_file)

@@ -20,8 +20,6 @@ class GatewaySettings(BaseModel):
     routes_poll_interval_s: float = Field(default=0.5, gt=0)
     web_dir: Path = PACKAGE_DIR.parent.parent.parent / "web"
     trusted_proxies: list[str] = []  # peers whose X-Forwarded-For / X-Request-Id are believed
-    # Empty: the platform's session secret (REELCLOUD_SESSION_SECRET), shared with accounts.
-    auth_secret: str = ""
     rate_per_client_per_s: float = Field(default=200.0, gt=0)
     burst_per_client: int = Field(default=400, gt=0)
     rate_per_member_per_s: float = Field(default=50.0, gt=0)

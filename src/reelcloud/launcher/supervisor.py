@@ -33,6 +33,8 @@ from reelcloud.launcher.plan import (
     service_instances,
 )
 from reelcloud.launcher.process import ManagedProcess, ProcessSpec, ProcessState
+from reelcloud.launcher.secrets import Secrets, load_or_create_secrets
+from reelcloud.platform.credentials import basic_authorization, service_password
 from reelcloud.platform.errors import BadRequestError, LauncherError, NotFoundError
 from reelcloud.platform.eureka import json_codec
 from reelcloud.platform.settings import Settings, memcached_env_var
@@ -78,6 +80,7 @@ class Supervisor:
         self.jobs: list[ManagedProcess] = []  # one-shot background work (demo seeding)
         self.instances: dict[str, RunningInstance] = {}
         self.engine_env: dict[str, str] = {}
+        self.secrets: Secrets | None = None
         self.stop_requested = asyncio.Event()
         self._lock: IO[str] | None = None
         self._http: aiohttp.ClientSession | None = None
@@ -87,9 +90,9 @@ class Supervisor:
     # ---- lifecycle --------------------------------------------------------------------------
 
     def _write_state(self) -> None:
-        """launcher.json: how other CLI commands find this platform (pid, control socket) and
-        its engines (URLs and the local development credentials, no secrets of anyone's)."""
-        self.datadir.state_file.write_bytes(
+        """launcher.json (0600): how other CLI commands find this platform (pid, control
+        socket) and its engines (URLs and the embedded engines' credentials)."""
+        self.datadir.private_file(self.datadir.state_file).write_bytes(
             orjson.dumps(
                 {
                     "pid": os.getpid(),
@@ -105,6 +108,8 @@ class Supervisor:
     def acquire(self) -> None:
         """One launcher per data directory."""
         self.datadir.ensure()
+        self.datadir.make_private(skip=(self.datadir.engines / "postgres",))
+        self.secrets = load_or_create_secrets(self.datadir.root).with_overrides(self.settings)
         lock = open(self.datadir.lock_file, "a+")  # noqa: SIM115 - held for the process's life
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -159,7 +164,11 @@ class Supervisor:
                 str(demo.seconds),
             ],
             log_path=self.datadir.log_of("demo-seed"),
-            env={"REELCLOUD_DATA_DIR": str(self.datadir.root), **self.engine_env},
+            env={
+                "REELCLOUD_DATA_DIR": str(self.datadir.root),
+                **self.engine_env,
+                **self._secrets.job_env(),
+            },
         )
         job = ManagedProcess(spec, restart=False)
         job.start()
@@ -182,6 +191,19 @@ class Supervisor:
         self.phase = "stopped"
         self.report("platform stopped")
 
+    @property
+    def _secrets(self) -> Secrets:
+        if self.secrets is None:
+            raise LauncherError("the supervisor has not acquired its data directory")
+        return self.secrets
+
+    @property
+    def _registry_headers(self) -> dict[str, str]:
+        """The launcher reads the registry (status) under its own credential."""
+        user = "launcher"
+        password = service_password(self._secrets.registry_secret, user)
+        return {"Authorization": basic_authorization(user, password)}
+
     # ---- engines ----------------------------------------------------------------------------
 
     def _engines_wanted(self) -> list[Engine]:
@@ -201,7 +223,14 @@ class Supervisor:
         if self.settings.s3_url is not None:
             self.engine_env["REELCLOUD_S3_URL"] = self.settings.s3_url
         elif config.seaweedfs.enabled:
-            engines.append(SeaweedEngine(root / "seaweedfs", self.datadir.log_of("seaweedfs")))
+            engines.append(
+                SeaweedEngine(
+                    root / "seaweedfs",
+                    self.datadir.log_of("seaweedfs"),
+                    self._secrets.s3_access_key,
+                    self._secrets.s3_secret_key,
+                )
+            )
         if self.settings.memcached:
             for zone, spec in self.settings.memcached.items():
                 self.engine_env[memcached_env_var(zone)] = spec
@@ -241,7 +270,7 @@ class Supervisor:
             name=plan.instance_id,
             argv=[sys.executable, "-m", "reelcloud", "run", plan.service],
             log_path=self.datadir.log_of(plan.instance_id),
-            env={**plan.env, **self.engine_env},
+            env={**plan.env, **self.engine_env, **self._secrets.env_for(plan.service)},
             stop_timeout_s=self.settings.shutdown_grace_s + 1.0,
         )
 
@@ -331,13 +360,14 @@ class Supervisor:
         for peer in self.settings.topology.registry.peers:
             entry: dict[str, Any] = {"url": peer.url, "zone": peer.zone, "reachable": False}
             try:
-                async with self._http.get(peer.url + "status") as response:
+                async with self._http.get(
+                    peer.url + "status", headers=self._registry_headers
+                ) as response:
                     if response.status == 200:
                         entry.update(await response.json(), reachable=True)
                 if not statuses:
-                    async with self._http.get(
-                        peer.url + "apps", headers={"Accept": "application/json"}
-                    ) as response:
+                    headers = {"Accept": "application/json", **self._registry_headers}
+                    async with self._http.get(peer.url + "apps", headers=headers) as response:
                         if response.status == 200:
                             apps = json_codec.decode_applications(await response.read())
                             statuses = {i.instance_id: i.status.value for i in apps}

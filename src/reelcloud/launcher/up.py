@@ -23,8 +23,14 @@ DETACH_TIMEOUT_S = 120.0
 DOWN_TIMEOUT_S = 60.0
 
 
+# What the launcher and every process it starts create is its owner's only (0600 files, 0700
+# directories): the data directory holds secrets, content keys and members' data.
+PRIVATE_UMASK = 0o077
+
+
 async def run_foreground(settings: Settings, report: Report) -> None:
     """Start everything, serve the control socket, stop on Ctrl-C, SIGTERM or `down`."""
+    os.umask(PRIVATE_UMASK)
     supervisor = Supervisor(settings, report)
     supervisor.acquire()
     loop = asyncio.get_running_loop()
@@ -61,6 +67,7 @@ def start_detached(settings: Settings) -> dict[str, Any]:
         pass  # nothing running there: go ahead
     else:
         raise LauncherError(f"a platform is already running with data dir {datadir.root}")
+    os.umask(PRIVATE_UMASK)
     datadir.ensure()
     argv = [sys.executable, "-m", "reelcloud", "up", "--data-dir", str(datadir.root)]
     if settings.topology_file is not None:

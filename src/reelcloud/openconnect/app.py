@@ -38,13 +38,14 @@ class Appliance:
         self.settings = settings
         self.config: OpenConnectConfig = config
         self.oca: OcaConfig = config.oca(settings.oca_id)
+        config.report_key()  # it signs every report: refuse to start without the secret
         self.store = ContentStore(settings.data_dir / "oca" / self.oca.id, self.oca.capacity_bytes)
-        self.server = SegmentServer(self.store, UrlSigner(config.signing_keys))
+        self.server = SegmentServer(self.store, UrlSigner(config.url_keys()))
         self.origin = ObjectStore.from_settings(settings) if settings.s3_url else None
         self.fill = FillAgent(
             self.oca,
             self.store,
-            UrlSigner(config.signing_keys),
+            UrlSigner(config.url_keys()),
             self.origin,
             log_path=self.store.root / "fill.log",
         )
@@ -70,7 +71,7 @@ class Appliance:
         try:
             while True:
                 try:
-                    headers = signed_headers(self.config.report_secret, self.oca.id, "GET", path)
+                    headers = signed_headers(self.config.report_key(), self.oca.id, "GET", path)
                     manifest = await cache_control.request("GET", path, headers=headers)
                     await self.fill.fill(manifest)
                 except (ReelcloudError, aiohttp.ClientError, TimeoutError, OSError) as exc:

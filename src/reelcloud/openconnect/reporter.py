@@ -92,7 +92,7 @@ class Reporter:
         assert self.cache_control is not None
         body = orjson.dumps(self.build())
         path = "/v1/reports"
-        headers = signed_headers(self.config.report_secret, self.oca.id, "POST", path, body)
+        headers = signed_headers(self.config.report_key(), self.oca.id, "POST", path, body)
         answer = await self.cache_control.post(path, body, headers)
         now, sent, requests, errors, held = self._pending
         self._last = (now, sent, requests, errors)

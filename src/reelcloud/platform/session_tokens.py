@@ -3,7 +3,7 @@
 The accounts service issues them at login (claims: `sub` the member, `sid` the session, `exp`);
 the gateway checks signature and expiry at the edge without a call; whether a session was
 revoked (logout) is the accounts service's to say when a request reaches a member's data.
-Both sides share `REELCLOUD_SESSION_SECRET` (a development default on one machine).
+Both sides share `REELCLOUD_SESSION_SECRET`, from the data directory's secrets file.
 """
 
 from __future__ import annotations
@@ -17,8 +17,6 @@ from typing import Any
 import orjson
 
 from reelcloud.platform.errors import UnauthenticatedError
-
-DEV_SECRET = "reelcloud-dev-secret-change-me"
 
 
 class InvalidTokenError(UnauthenticatedError):

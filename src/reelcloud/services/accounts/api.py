@@ -164,7 +164,7 @@ def create_app(settings: Settings) -> web.Application:
         app[SERVICE] = AccountsService(
             AccountsStore(pool),
             passwords,
-            session_secret=settings.session_secret.get_secret_value(),
+            session_secret=settings.required_secret("session_secret"),
             session_ttl_s=options.session_ttl_s,
         )
         if options.demo_members:

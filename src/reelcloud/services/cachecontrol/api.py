@@ -42,7 +42,7 @@ def _json(model: BaseModel) -> web.Response:
 
 
 def _signed_oca(request: web.Request, body: bytes) -> str:
-    secret = request.app[CONTROL].config.report_secret
+    secret = request.app[CONTROL].config.report_key()
     return verify_request(secret, dict(request.headers), request.method, request.path, body)
 
 
@@ -93,6 +93,7 @@ def create_app(settings: Settings) -> web.Application:
     openconnect = settings.topology.openconnect
     if openconnect is None:
         raise ConfigurationError("cache-control needs an `openconnect:` topology section")
+    openconnect.report_key()  # checks OCAs' reports: refuse to start without the secret
     app = create_service_app(settings)
     control = CacheControl(openconnect, service_options(settings, CacheControlSettings))
     app[CONTROL] = control

@@ -87,7 +87,8 @@ class LicenseServicer(license_pb2_grpc.LicenseServicer):
 def create_app(settings: Settings) -> web.Application:
     app = create_service_app(settings)
     options = service_options(settings, LicenseSettings)
-    tokens = PlayTokens(settings.session_secret.get_secret_value())
+    tokens = PlayTokens(settings.required_secret("session_secret"))
+    kek = settings.required_secret("content_kek")
     app.router.add_get(KEY_PATH, key)
     serve_fragment(app, "license", OPERATIONS)
     app[STATE].rpc.add(
@@ -100,7 +101,9 @@ def create_app(settings: Settings) -> web.Application:
         store = ObjectStore.from_settings(settings) if settings.s3_url else None
         if store is not None:
             await store.start()
-        app[SERVICE] = LicenseService(tokens, ContentKeys(store), token_ttl_s=options.token_ttl_s)
+        app[SERVICE] = LicenseService(
+            tokens, ContentKeys(store, kek), token_ttl_s=options.token_ttl_s
+        )
         yield
         if store is not None:
             await store.aclose()

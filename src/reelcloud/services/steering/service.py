@@ -52,10 +52,8 @@ class SteeringService:
         self.table = SteeringTable(
             config.origin_oca, config.report_interval_s * config.stale_after_reports, self.clock
         )
-        self.signer = UrlSigner(config.signing_keys)
-        self.sessions = SignedBlobs(
-            next(reversed(config.signing_keys.values())), "steering session"
-        )
+        self.signer = UrlSigner(config.url_keys())
+        self.sessions = SignedBlobs(next(reversed(config.url_keys().values())), "steering session")
         self.loaded = False  # ready once cache control's state was read
 
     def steer(
