@@ -90,7 +90,7 @@ export class QoeTracker {
   report() {
     const ongoing = this.stalledForMs();
     return {
-      startup_ms: this.startupMs ?? -1,
+      startup_ms: this.startupMs, // null until playback started
       rebuffers: this.rebuffers + (ongoing ? 1 : 0),
       rebuffer_ms: Math.round(this.rebufferMs + ongoing),
       longest_stall_ms: Math.round(Math.max(this.longestStallMs, ongoing)),

@@ -173,7 +173,7 @@ export async function renderWatch({ id, query }) {
       ["Estimate", s.estimateKbps ? `${Math.round(s.estimateKbps)} kbps` : "—"],
       ["Buffer", `${bufferedAhead(video).toFixed(1)} s (max ${maxBufferS} s)`],
       ["Frames", `${quality.droppedVideoFrames ?? 0} dropped / ${quality.totalVideoFrames ?? 0}`],
-      ["Start-up", q.startup_ms >= 0 ? `${q.startup_ms} ms` : "—"],
+      ["Start-up", q.startup_ms !== null ? `${q.startup_ms} ms` : "—"],
       ["Rebuffers", `${q.rebuffers} (${(q.rebuffer_ms / 1000).toFixed(1)} s)`],
       ["Switches", `bitrate ${q.bitrate_switches} · pathway ${q.pathway_changes}`],
       ["Errors", q.errors ? `${q.errors} · ${q.last_error}` : "0"],

@@ -32,13 +32,71 @@ class PlayRequest(BaseModel):
     device_id: str = Field(pattern=ID.pattern)
 
 
+# Bounds of what a player may report: every heartbeat becomes an event, and an event must stay
+# far below the bus's max payload (a 1 MiB QoE string once blocked a producer's whole stream).
+MAX_PLAY_S = 7 * 24 * 3600  # a play longer than a week is not a play
+MAX_PLAY_MS = MAX_PLAY_S * 1000
+MAX_COUNT = 1_000_000_000  # dropped frames of a week at 60 fps are ~4e7
+MAX_KBPS = 1_000_000  # 1 Gbit/s: beyond any rendition
+
+
+def _seconds() -> Any:
+    return Field(default=None, ge=0, le=MAX_PLAY_S)
+
+
+def _millis() -> Any:
+    return Field(default=None, ge=0, le=MAX_PLAY_MS)
+
+
+def _count() -> Any:
+    return Field(default=None, ge=0, le=MAX_COUNT)
+
+
+class QoE(BaseModel):
+    """How the play goes, as the player measures it: the union of what the Python client
+    (`client.player.QoE.summary`) and the web client (`web/app/player/qoe.js`) report.
+
+    Every field is optional, bounded, non-negative and finite (NaN and infinities refused).
+    Unknown keys are refused (400), not dropped: both clients ship with the platform, so an
+    unknown key is a bug or an attack, and a 400 shows it at once where dropping would lose
+    data silently; the OpenAPI document says exactly what is accepted."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
+
+    startup_ms: float | None = _millis()  # None: not started yet
+    rebuffers: int | None = _count()
+    rebuffer_s: float | None = _seconds()
+    rebuffer_ms: float | None = _millis()
+    longest_stall_ms: float | None = _millis()
+    rebuffer_ratio: float | None = Field(default=None, ge=0, le=1)
+    mean_bitrate_kbps: float | None = Field(default=None, ge=0, le=MAX_KBPS)
+    bitrate_kbps: float | None = Field(default=None, ge=0, le=MAX_KBPS)
+    bitrate_switches: int | None = _count()
+    height: int | None = Field(default=None, ge=0, le=10_000)  # pixels (8K is 4320)
+    pathway: str | None = Field(default=None, max_length=64)  # an OCA id
+    pathway_changes: int | None = _count()
+    pathways_seen: str | None = Field(default=None, max_length=256)  # "oca-a-1>oca-b-1"
+    oca_changes: int | None = _count()
+    errors: int | None = _count()
+    fatal_errors: int | None = _count()
+    last_error: str | None = Field(default=None, max_length=200)
+    steering_updates: int | None = _count()
+    watchdog_restarts: int | None = _count()
+    dropped_frames: int | None = _count()
+    played_s: float | None = _seconds()
+
+    def reported(self) -> dict[str, Any]:
+        """What the player reported (fields it left out stay out of the event)."""
+        return self.model_dump(exclude_none=True)
+
+
 class Heartbeat(BaseModel):
     """A heartbeat's or a stop's body: where the player is and how the play goes."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
-    position_s: float = Field(ge=0, le=7 * 24 * 3600)
-    qoe: dict[str, float | int | str | bool] = Field(default={}, max_length=50)
+    position_s: float = Field(ge=0, le=MAX_PLAY_S)
+    qoe: QoE = Field(default_factory=QoE)
 
 
 class OcaChoice(BaseModel):

@@ -313,7 +313,7 @@ def progress(session: PlaySession, beat: Heartbeat) -> dict[str, Any]:
         "profile_id": session.profile_id,
         "title_id": session.title_id,
         "position_s": beat.position_s,
-        "qoe": dict(beat.qoe),
+        "qoe": beat.qoe.reported(),
     }
 
 
