@@ -29,7 +29,7 @@ from reelcloud.platform.app import STATE, create_service_app
 from reelcloud.platform.cache import build_lookup_cache
 from reelcloud.platform.cache.metrics import LookupCacheCollector
 from reelcloud.platform.errors import BadRequestError, NotFoundError
-from reelcloud.platform.events import EventPayload, EventProducer
+from reelcloud.platform.events import EventMetrics, EventPayload, EventProducer
 from reelcloud.platform.openapi import Operation, Parameter, Raw, serve_fragment
 from reelcloud.platform.settings import Settings, service_options
 from reelcloud.platform.signed_blobs import SignedBlobs
@@ -204,6 +204,7 @@ def create_app(settings: Settings) -> web.Application:
                 settings.nats_url,
                 producer_id=f"{settings.instance_id or 'play-api'}-{os.getpid()}",
                 spool_dir=settings.data_dir / "spool" / quote(settings.instance_id or "play-api"),
+                metrics=EventMetrics(state.metrics.registry),  # dead letters on /metrics
             )
             await events.start()
         yield

@@ -3,19 +3,26 @@
 `EventProducer.publish()` only appends to a bounded in-memory buffer; a background task
 publishes in batches, moves events to an on-disk spool while NATS is unreachable, and replays
 the spool in order when it returns. Every event carries an id used as JetStream's message id,
-so a batch sent twice is stored once. `EventConsumer` reads a durable pull consumer with
-explicit acks.
+so a batch sent twice is stored once. An event that can never be published (larger than the
+bus takes, or refused for good) goes to a dead-letter file beside the spool and the rest flow
+on. `EventConsumer` reads a durable pull consumer with explicit acks.
 """
 
 from reelcloud.platform.events.consumer import EventConsumer
-from reelcloud.platform.events.producer import EventProducer
+from reelcloud.platform.events.deadletter import DEAD_LETTER_FILE, Reason
+from reelcloud.platform.events.metrics import EventMetrics
+from reelcloud.platform.events.producer import EventProducer, EventTooLargeError
 from reelcloud.platform.events.schema import Envelope, EventPayload, decode, event_types
 
 __all__ = [
+    "DEAD_LETTER_FILE",
     "Envelope",
     "EventConsumer",
+    "EventMetrics",
     "EventPayload",
     "EventProducer",
+    "EventTooLargeError",
+    "Reason",
     "decode",
     "event_types",
 ]

@@ -2,22 +2,38 @@
 
 One event per line. `replayed` (a small side file) records how far replay has got, so a
 restart neither loses nor re-sends what was already published (re-sending would be harmless:
-JetStream drops repeated message ids within the stream's duplicate window).
+JetStream drops repeated message ids within the stream's duplicate window). Replay commits
+event by event: the offset may stop inside a batch, right before the first event that must be
+sent again. Both files are private to the process's user (0600): events carry member ids.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+
+from reelcloud.platform.events.deadletter import open_private
+
+# A batch read from the spool stops after this many bytes (but holds at least one event), so
+# a spool from before events were bounded cannot pull hundreds of MiB into memory at once.
+READ_BYTES = 8 * 1024 * 1024
 
 
 class Spool:
     def __init__(self, directory: Path) -> None:
-        directory.mkdir(parents=True, exist_ok=True)
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         self._data = directory / "spool.jsonl"
         self._offset_file = directory / "spool.offset"
+        for made_earlier in (self._data, self._offset_file):  # by a version that left them 0644
+            if made_earlier.exists():
+                made_earlier.chmod(0o600)
         self._offset = int(self._offset_file.read_text() or 0) if self._offset_file.exists() else 0
         self._size = self._data.stat().st_size if self._data.exists() else 0
         self.spooled = 0
+
+    @property
+    def offset(self) -> int:
+        return self._offset
 
     def pending(self) -> bool:
         return self._offset < self._size
@@ -25,26 +41,26 @@ class Spool:
     def append(self, lines: list[bytes]) -> None:
         if not lines:
             return
-        with open(self._data, "ab") as spool:
+        with os.fdopen(open_private(self._data, os.O_WRONLY | os.O_APPEND), "ab") as spool:
             spool.write(b"".join(line + b"\n" for line in lines))
             spool.flush()
         self._size += sum(len(line) + 1 for line in lines)
         self.spooled += len(lines)
 
-    def read(self, count: int) -> tuple[list[bytes], int]:
-        """Up to `count` events from the replay offset, and the offset after them."""
-        lines: list[bytes] = []
+    def read(self, count: int, max_bytes: int = READ_BYTES) -> list[tuple[bytes, int]]:
+        """Up to `count` events from the replay offset, each with the offset after it."""
+        entries: list[tuple[bytes, int]] = []
         with open(self._data, "rb") as spool:
             spool.seek(self._offset)
             end = self._offset
             for line in spool:
                 if not line.endswith(b"\n"):
                     break  # a torn last line (crash mid-write): stop before it
-                lines.append(line[:-1])
                 end += len(line)
-                if len(lines) >= count:
+                entries.append((line[:-1], end))
+                if len(entries) >= count or end - self._offset >= max_bytes:
                     break
-        return lines, end
+        return entries
 
     def commit(self, offset: int) -> None:
         self._offset = offset
@@ -53,4 +69,6 @@ class Spool:
             self._offset_file.unlink(missing_ok=True)
             self._offset = self._size = 0
         else:
-            self._offset_file.write_text(str(offset))
+            descriptor = open_private(self._offset_file, os.O_WRONLY | os.O_TRUNC)
+            with os.fdopen(descriptor, "w") as offset_file:
+                offset_file.write(str(offset))
