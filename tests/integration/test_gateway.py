@@ -256,14 +256,14 @@ async def test_authentication_and_member_header(world, http):
         assert response.headers["x-reelcloud-outcome"] == "FAILURE_CLIENT_UNAUTHORIZED"
     for bad in (
         "garbage",
-        tokens.issue("other-secret", "m1"),
-        tokens.issue(TEST_SESSION_SECRET, "m1", ttl_s=-5),
+        tokens.issue("other-secret", "m1", session_id="s1"),
+        tokens.issue(TEST_SESSION_SECRET, "m1", session_id="s1", ttl_s=-5),
     ):
         async with http.get(
             base + "/secure/headers", headers={"Authorization": f"Bearer {bad}"}
         ) as r:
             assert r.status == 401
-    token = tokens.issue(TEST_SESSION_SECRET, "member-42")
+    token = tokens.issue(TEST_SESSION_SECRET, "member-42", session_id="s-42")
     forged = {"Authorization": f"Bearer {token}", "X-Reelcloud-Member": "someone-else"}
     async with http.get(base + "/secure/headers", headers=forged) as response:
         assert response.status == 200

@@ -32,7 +32,9 @@ def all_up(current):
 @pytest.fixture
 def platform_dir(tmp_path):
     """A platform with both engines, two registry peers and two echo instances, detached."""
-    doc = topology_dict([free_port(), free_port()], services=[{**ECHO_SERVICE, "instances": 2}])
+    doc = topology_dict(
+        [free_port(), free_port()], services=[{**ECHO_SERVICE, "instances": 2, "database": True}]
+    )
     doc["engines"] = {
         "postgres": {"enabled": True},
         "nats": {"enabled": True},
@@ -106,8 +108,20 @@ def test_platform_runs_supervises_and_scales(platform_dir):
     assert "SELF-PRESERVATION" not in table.stdout
     engines = {e["name"]: e["url"] for e in current["engines"]}
 
-    # The engines are real, and services are told where they are.
-    assert asyncio.run(use_postgres(engines["postgres"])) == 42
+    # The engines are real, and services are told where they are. PostgreSQL takes no
+    # connection without a password; the echo service's role reaches its own database only.
+    with pytest.raises(asyncpg.InvalidPasswordError):
+        asyncio.run(use_postgres(engines["postgres"]))
+    secrets = load_secrets(platform_dir)
+    port = engines["postgres"].rsplit(":", 1)[1].split("/")[0]
+    echo_db = f"postgresql://reelcloud_echo:{secrets.database_password('reelcloud_echo')}@127.0.0.1:{port}"
+    assert asyncio.run(use_postgres(f"{echo_db}/reelcloud_echo")) == 42
+    with pytest.raises(asyncpg.InsufficientPrivilegeError):
+        asyncio.run(use_postgres(f"{echo_db}/postgres"))
+    with pytest.raises(asyncpg.InvalidPasswordError):
+        asyncio.run(
+            use_postgres(f"postgresql://reelcloud_echo:wrong@127.0.0.1:{port}/reelcloud_echo")
+        )
     echo = next(i for i in current["instances"] if i["service"] == "echo")
     told = asyncio.run(post_echo(echo["address"]))
     assert told["database_url_set"] is True

@@ -30,7 +30,8 @@ from tests.support.factories import (
 from tests.support.waiting import wait_for
 
 # Entrypoints as the packaged topology names them, so tests start what `reelcloud up` starts.
-SERVICES = {service.name: service.entrypoint for service in load_topology().services}
+PACKAGED = {service.name: service for service in load_topology().services}
+SERVICES = {name: service.entrypoint for name, service in PACKAGED.items()}
 
 
 def all_up(current: dict[str, Any]) -> bool:
@@ -92,7 +93,8 @@ def running_platform(
     gateway_port = free_port()
     entries = []
     for service in services:
-        entry = {"entrypoint": SERVICES[service["name"]], **service}
+        packaged = PACKAGED[service["name"]]
+        entry = {"entrypoint": packaged.entrypoint, "database": packaged.database, **service}
         if entry["name"] == "gateway":
             entry.setdefault("options", {})["listen_port"] = gateway_port
         entries.append(entry)

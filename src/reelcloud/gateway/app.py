@@ -36,12 +36,15 @@ from reelcloud.gateway.routing import RouteTable
 from reelcloud.gateway.settings import GatewaySettings
 from reelcloud.platform.app import STATE, ServiceState, create_service_app
 from reelcloud.platform.clock import SystemClock
+from reelcloud.platform.revocations import Revocations
 from reelcloud.platform.settings import Settings
 
 log = logging.getLogger(__name__)
 
 
-def build_chain(options: GatewaySettings, state: ServiceState, routes: RouteTable) -> FilterChain:
+def build_chain(
+    options: GatewaySettings, state: ServiceState, routes: RouteTable, revocations: Revocations
+) -> FilterChain:
     trusted = frozenset(options.trusted_proxies)
     clock = SystemClock()
     in_flight = InFlight()
@@ -59,7 +62,9 @@ def build_chain(options: GatewaySettings, state: ServiceState, routes: RouteTabl
         CorsPreflightFilter(),
         FaultInjectionFilter(state.settings.fault_injection),
         RoutingFilter(routes),
-        AuthenticationFilter(state.settings.required_secret("session_secret")),
+        AuthenticationFilter(
+            state.settings.required_secret("session_secret"), revocations.session_revoked
+        ),
         RateLimitFilter(
             TokenBuckets(options.rate_per_client_per_s, options.burst_per_client, clock),
             TokenBuckets(options.rate_per_member_per_s, options.burst_per_member, clock),
@@ -95,13 +100,16 @@ def create_app(settings: Settings) -> web.Application:
     app = create_service_app(settings)
     state = app[STATE]
     routes = RouteTable.load(options.routes_file)
-    chain = build_chain(options, state, routes)
+    # Signed-out sessions are refused at the edge, on every route, within a second.
+    revocations = Revocations(settings.nats_url)
+    chain = build_chain(options, state, routes, revocations)
     limits = Limits(
         max_header_bytes=options.max_header_bytes, max_body_bytes=options.max_body_bytes
     )
     listening = asyncio.Event()
 
     async def public_listener(app: web.Application) -> Any:
+        await revocations.start()
         server = await start_server(
             chain.handle,
             rejected,
@@ -126,6 +134,7 @@ def create_app(settings: Settings) -> web.Application:
                 break
             await asyncio.sleep(0.1)
         chain.close()
+        await revocations.aclose()
 
     async def listening_ready() -> bool:
         return listening.is_set()

@@ -12,6 +12,7 @@ their own store); nothing ships in the code.
 from __future__ import annotations
 
 import contextlib
+import hmac
 import os
 import secrets
 from dataclasses import asdict, dataclass, field, fields, replace
@@ -51,6 +52,8 @@ class Secrets:
     oca_report_secret: str = field(default_factory=_token)
     # Seals content keys at rest (AES-GCM): the key bucket alone opens nothing.
     content_kek: str = field(default_factory=_token)
+    # Each database service's PostgreSQL password derives from it.
+    database_secret: str = field(default_factory=_token)
     s3_access_key: str = field(default_factory=lambda: "reelcloud-" + secrets.token_hex(6))
     s3_secret_key: str = field(default_factory=_token)
 
@@ -68,6 +71,10 @@ class Secrets:
         if openconnect is not None and openconnect.report_secret:
             overrides["oca_report_secret"] = openconnect.report_secret
         return replace(self, **overrides)  # type: ignore[arg-type]
+
+    def database_password(self, role: str) -> str:
+        digest = hmac.new(self.database_secret.encode(), b"database:" + role.encode(), "sha256")
+        return digest.hexdigest()
 
     def registry_env(self, user: str) -> dict[str, str]:
         return {

@@ -35,6 +35,7 @@ from reelcloud.launcher.plan import (
 from reelcloud.launcher.process import ManagedProcess, ProcessSpec, ProcessState
 from reelcloud.launcher.secrets import Secrets, load_or_create_secrets
 from reelcloud.platform.credentials import basic_authorization, service_password
+from reelcloud.platform.database import database_name
 from reelcloud.platform.errors import BadRequestError, LauncherError, NotFoundError
 from reelcloud.platform.eureka import json_codec
 from reelcloud.platform.settings import Settings, memcached_env_var
@@ -81,6 +82,8 @@ class Supervisor:
         self.instances: dict[str, RunningInstance] = {}
         self.engine_env: dict[str, str] = {}
         self.secrets: Secrets | None = None
+        # The embedded PostgreSQL, when it runs: database services get a role URL of their own.
+        self.postgres: PostgresEngine | None = None
         self.stop_requested = asyncio.Event()
         self._lock: IO[str] | None = None
         self._http: aiohttp.ClientSession | None = None
@@ -255,6 +258,11 @@ class Supervisor:
             self.engines.append(RunningEngine(engine, process))
             process.start()
             await self._wait(engine.name, process, engine.ready)
+            if isinstance(engine, PostgresEngine):
+                await engine.provision(self._database_roles())
+                self.postgres = engine
+                self.report(f"{engine.name:<10} ready  {engine.url}  (roles: {self._roles_text()})")
+                continue
             # Several engines may share a variable (memcached nodes of one zone): join them.
             previous = self.engine_env.get(engine.env_var)
             self.engine_env[engine.env_var] = f"{previous},{engine.url}" if previous else engine.url
@@ -265,12 +273,40 @@ class Supervisor:
 
     # ---- instances --------------------------------------------------------------------------
 
+    def _database_roles(self) -> dict[str, str]:
+        """Role (= database) name → password, for every database service of the topology."""
+        return {
+            database_name(service.name): self._secrets.database_password(
+                database_name(service.name)
+            )
+            for service in self.settings.topology.services
+            if service.database
+        }
+
+    def _roles_text(self) -> str:
+        return ", ".join(self._database_roles()) or "none"
+
+    def _database_env(self, service: str) -> dict[str, str]:
+        if self.postgres is None:
+            return {}  # an external server: its URL is in engine_env for every service
+        if not any(s.name == service and s.database for s in self.settings.topology.services):
+            return {}
+        role = database_name(service)
+        url = self.postgres.role_url(role, self._secrets.database_password(role))
+        return {"REELCLOUD_DATABASE_URL": url}
+
     def _spec(self, plan: InstancePlan) -> ProcessSpec:
+        env = {
+            **plan.env,
+            **self.engine_env,
+            **self._secrets.env_for(plan.service),
+            **self._database_env(plan.service),
+        }
         return ProcessSpec(
             name=plan.instance_id,
             argv=[sys.executable, "-m", "reelcloud", "run", plan.service],
             log_path=self.datadir.log_of(plan.instance_id),
-            env={**plan.env, **self.engine_env, **self._secrets.env_for(plan.service)},
+            env=env,
             stop_timeout_s=self.settings.shutdown_grace_s + 1.0,
         )
 

@@ -1,9 +1,11 @@
-"""Each service's own PostgreSQL database: created on first use, schema applied at start.
+"""Each service's own PostgreSQL database, schema applied at start.
 
-The launcher hands every service the server's URL (`REELCLOUD_DATABASE_URL`); a service names
-its database (`reelcloud_<service>`) and never touches another's, as with one server per
-service at scale. Schemas are idempotent DDL run under an advisory lock, so several instances
-starting together apply them once.
+On one machine the launcher makes each database service (`database: true` in the topology)
+its database `reelcloud_<service>` and a role of the same name that owns it and alone may
+connect, and hands the service that role's URL (`REELCLOUD_DATABASE_URL`), as with one server
+per service at scale. Given a server's URL instead (a deployment's), a service creates its
+database on first use. Schemas are idempotent DDL run under an advisory lock, so several
+instances starting together apply them once.
 """
 
 from __future__ import annotations
@@ -16,6 +18,11 @@ import asyncpg
 
 from reelcloud.platform.errors import ConfigurationError, UnavailableError
 from reelcloud.platform.settings import Settings
+
+
+def database_name(service: str) -> str:
+    """The database (and, embedded, the role) of a service."""
+    return f"reelcloud_{service.replace('-', '_')}"
 
 
 def database_url(server_url: str, database: str) -> str:
@@ -39,7 +46,7 @@ async def open_database(settings: Settings, name: str, schema: str) -> asyncpg.P
     """A connection pool to this service's database, its schema applied."""
     if settings.database_url is None:
         raise ConfigurationError(f"{name} needs PostgreSQL: REELCLOUD_DATABASE_URL is not set")
-    database = f"reelcloud_{name.replace('-', '_')}"
+    database = database_name(name)
     server = settings.database_url.get_secret_value()
     try:
         await ensure_database(server, database)

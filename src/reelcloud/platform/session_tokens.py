@@ -35,13 +35,14 @@ def issue(
     secret: str,
     member_id: str,
     *,
-    session_id: str = "",
+    session_id: str,
     ttl_s: int = 3600,
     now: float | None = None,
 ) -> str:
-    claims: dict[str, Any] = {"sub": member_id, "exp": int((now or time.time()) + ttl_s)}
-    if session_id:
-        claims["sid"] = session_id
+    if not session_id:
+        raise ValueError("a session token names its session: logout revokes it")
+    exp = int((now or time.time()) + ttl_s)
+    claims: dict[str, Any] = {"sub": member_id, "sid": session_id, "exp": exp}
     payload = _b64(orjson.dumps(claims))
     signature = hmac.new(secret.encode(), payload.encode(), hashlib.sha256).digest()
     return f"{payload}.{_b64(signature)}"
@@ -61,6 +62,9 @@ def verify(secret: str, token: str, *, now: float | None = None) -> dict[str, An
         raise InvalidTokenError("session token signature does not match")
     if not isinstance(claims, dict) or not isinstance(claims.get("sub"), str):
         raise InvalidTokenError("session token has no member")
+    # A token without its session could not be revoked by logout: never accepted.
+    if not isinstance(claims.get("sid"), str) or not claims["sid"]:
+        raise InvalidTokenError("session token has no session")
     if not isinstance(claims.get("exp"), int) or claims["exp"] < (now or time.time()):
         raise InvalidTokenError("session token has expired")
     return claims

@@ -96,6 +96,9 @@ class ServiceConfig(_Model):
     layer: int = Field(default=1, ge=1)  # started after every lower layer is ready
     port: int = Field(default=0, ge=0, le=65535)  # 0: any free port, found via the registry
     host: str = "127.0.0.1"
+    # Whether it keeps its own PostgreSQL database: the launcher makes the database and a role
+    # that owns it, and hands only this service that role's URL.
+    database: bool = False
     # Service-specific options, validated by the service's own settings model.
     options: dict[str, Any] = {}
 

@@ -31,6 +31,7 @@ from reelcloud.platform.cache.metrics import LookupCacheCollector
 from reelcloud.platform.errors import BadRequestError, NotFoundError
 from reelcloud.platform.events import EventMetrics, EventPayload, EventProducer
 from reelcloud.platform.openapi import Operation, Parameter, Raw, serve_fragment
+from reelcloud.platform.revocations import Revocations
 from reelcloud.platform.settings import Settings, service_options
 from reelcloud.platform.signed_blobs import SignedBlobs
 from reelcloud.platform.storage import ObjectStore
@@ -173,6 +174,7 @@ def create_app(settings: Settings) -> web.Application:
         cache, accounts=accounts, catalog=catalog, steering=steering, origin=origin, options=options
     )
     events: EventProducer | None = None
+    revocations = Revocations(settings.nats_url)
 
     def emit(event: EventPayload) -> None:
         if events is not None:
@@ -185,6 +187,7 @@ def create_app(settings: Settings) -> web.Application:
         blobs=SignedBlobs(settings.required_secret("session_secret"), "play session"),
         options=options,
         emit=emit,
+        revocations=revocations,
     )
     app[SERVICE] = service
     app.router.add_post("/api/play", start_play)
@@ -199,6 +202,7 @@ def create_app(settings: Settings) -> web.Application:
         nonlocal events
         if origin is not None:
             await origin.start()
+        await revocations.start()
         if settings.nats_url:
             events = EventProducer(
                 settings.nats_url,
@@ -210,6 +214,7 @@ def create_app(settings: Settings) -> web.Application:
         yield
         if events is not None:
             await events.aclose(drain_timeout_s=2)
+        await revocations.aclose()
         for dependency in (accounts, catalog, playback, steering, license):
             await dependency.aclose()
         await cache.aclose()

@@ -203,6 +203,7 @@ class PlaySession:
 
     play_id: str
     member_id: str
+    session_id: str  # the sign-in it was started under: logging out ends the play
     profile_id: str
     title_id: str
     rungs: list[str]
@@ -215,6 +216,7 @@ class PlaySession:
         return {
             "p": self.play_id,
             "m": self.member_id,
+            "i": self.session_id,
             "f": self.profile_id,
             "t": self.title_id,
             "r": self.rungs,
@@ -230,6 +232,7 @@ class PlaySession:
             return cls(
                 play_id=str(blob["p"]),
                 member_id=str(blob["m"]),
+                session_id=str(blob["i"]),
                 profile_id=str(blob["f"]),
                 title_id=str(blob["t"]),
                 rungs=[str(r) for r in blob["r"]],

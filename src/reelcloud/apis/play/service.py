@@ -44,8 +44,15 @@ from reelcloud.apis.play.models import (
 from reelcloud.apis.play.settings import PlaySettings
 from reelcloud.apis.play.store import Calls
 from reelcloud.platform.assets import HLS_PLAYLIST
-from reelcloud.platform.errors import ConflictError, ForbiddenError, NotFoundError, ReelcloudError
+from reelcloud.platform.errors import (
+    ConflictError,
+    ForbiddenError,
+    NotFoundError,
+    ReelcloudError,
+    UnavailableError,
+)
 from reelcloud.platform.events import EventPayload
+from reelcloud.platform.revocations import Revocations
 from reelcloud.platform.signed_blobs import SignedBlobs
 from reelcloud.rpc import accounts_pb2, license_pb2, playback_pb2, steering_pb2
 
@@ -81,8 +88,12 @@ class PlayService:
         blobs: SignedBlobs,
         options: PlaySettings,
         emit: Callable[[EventPayload], None] | None = None,
+        revocations: Revocations | None = None,
     ) -> None:
+        """`revocations`: signed-out sessions and ended plays (platform.revocations); their
+        plays' documents and reports are refused."""
         self.store = store
+        self.revocations = revocations or Revocations(None)
         self.playback = playback
         self.license = license
         self.blobs = blobs
@@ -117,7 +128,8 @@ class PlayService:
             steered, token = await gather(
                 self.store.steer(steer_request(caller, info, rungs), rungs),
                 self.license.call(
-                    "IssueToken", token_request(member, device, info, decision, self.options)
+                    "IssueToken",
+                    token_request(caller.session_id, member, device, info, decision, self.options),
                 ),
             )
             if not steered.answer.candidates:
@@ -130,6 +142,7 @@ class PlayService:
         session = PlaySession(
             play_id=decision.play_id,
             member_id=member.id,
+            session_id=caller.session_id,
             profile_id=profile.id,
             title_id=info.title.id,
             rungs=rungs,
@@ -195,6 +208,10 @@ class PlayService:
             raise ForbiddenError("this play session belongs to another play")
         if session.member_id != member_id:
             raise ForbiddenError("this play belongs to another member")
+        if self.revocations.play_ended(session.play_id):
+            raise ForbiddenError("this play has ended: start it again", code="play_ended")
+        if self.revocations.session_revoked(session.session_id):
+            raise ForbiddenError("this play's session was signed out", code="session_revoked")
         return session
 
     async def master(self, session: PlaySession, blob: str) -> str:
@@ -225,6 +242,10 @@ class PlayService:
         answer = await self.playback.call(
             "Stop", playback_pb2.StopRequest(play_id=session.play_id, member_id=session.member_id)
         )
+        try:  # its playlists and key stop answering everywhere, not only where it was stopped
+            await self.revocations.end_play(session.play_id)
+        except UnavailableError as exc:
+            log.warning("play %s stopped but not shared at once: %s", session.play_id, exc)
         self.emit(PlayStopped(**progress(session, beat)))
         return StopResponse(stopped=answer.stopped)
 
@@ -289,6 +310,7 @@ def steer_request(caller: Caller, info: TitleInfo, rungs: list[str]) -> steering
 
 
 def token_request(
+    session_id: str,
     member: accounts_pb2.Member,
     device: accounts_pb2.Device,
     info: TitleInfo,
@@ -302,6 +324,7 @@ def token_request(
         play_id=decision.play_id,
         key_id=info.key_id,
         ttl_s=options.play_ttl_s,
+        session_id=session_id,
     )
 
 

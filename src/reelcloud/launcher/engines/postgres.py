@@ -4,6 +4,11 @@ The wheel's own helper starts the server with pg_ctl (a daemon) and on a Unix so
 launcher instead runs `postgres` itself, so it is supervised, restarted and stopped like every
 other process, and listens on loopback TCP so services and tools can reach it by URL.
 PostgreSQL refuses to run as root: as root it runs as the system user `embedded_postgres`.
+
+Over TCP every connection needs a password (SCRAM-SHA-256): each database service gets a role
+of its own that owns its database and alone may connect to it. The superuser has no password
+and is reached only through the Unix socket, whose directory only PostgreSQL's user (and root,
+the launcher) can enter: that is how the launcher provisions the roles.
 """
 
 from __future__ import annotations
@@ -17,11 +22,22 @@ import stat
 import subprocess
 from pathlib import Path
 
+import asyncpg
+
 from reelcloud.launcher.engines import free_port
 from reelcloud.launcher.process import ProcessSpec
 from reelcloud.platform.errors import EngineError
 
 SYSTEM_USER = "embedded_postgres"
+# Written at every start, so data directories made before passwords were required change too.
+HOST_BASED_AUTH = """\
+# Written by reelcloud's launcher at every start; edits are lost.
+# The Unix socket: its directory is PostgreSQL's user's only (0700).
+local   all   all                  trust
+# TCP: a password always.
+host    all   all   127.0.0.1/32   scram-sha-256
+host    all   all   ::1/128        scram-sha-256
+"""
 
 
 def _bin_dir() -> Path:
@@ -88,6 +104,7 @@ class PostgresEngine:
             self._grant_to_system_user(bin_dir)
         if not (self.pgdata / "PG_VERSION").exists():
             self._initdb(bin_dir)
+        self._write_host_based_auth()
         self.port = free_port(self.host)
         argv = [
             str(bin_dir / "postgres"),
@@ -112,13 +129,82 @@ class PostgresEngine:
             str(bin_dir / "initdb"),
             "-D", str(self.pgdata),
             "-U", "postgres",
-            "--auth=trust",
+            "--auth-local=trust",
+            "--auth-host=scram-sha-256",
             "--encoding=UTF8",
             "--no-sync",
         ]  # fmt: skip
         result = subprocess.run(args, capture_output=True, text=True, user=self.user, check=False)
         if result.returncode != 0:
             raise EngineError(f"initdb failed: {result.stderr.strip()[-500:]}")
+
+    def _write_host_based_auth(self) -> None:
+        hba = self.pgdata / "pg_hba.conf"
+        hba.write_text(HOST_BASED_AUTH)
+        hba.chmod(0o600)
+        if self.user is not None:
+            entry = pwd.getpwnam(self.user)
+            os.chown(hba, entry.pw_uid, entry.pw_gid)
+
+    def role_url(self, role: str, password: str) -> str:
+        """The URL of `role`'s own database (role and database share the name)."""
+        return f"postgresql://{role}:{password}@{self.host}:{self.port}/{role}"
+
+    async def provision(self, roles: dict[str, str]) -> None:
+        """Each role (name: password) with a database of its name that it owns and alone may
+        connect to; idempotent, and it takes over a database an older version made as the
+        superuser's, with the tables in it."""
+        conn = await asyncpg.connect(
+            host=str(self.socket_dir), port=self.port, user="postgres", database="postgres"
+        )
+        try:
+            for role, password in roles.items():
+                _check_identifier(role)
+                _check_identifier(password)  # hex: safe as a literal too
+                exists = await conn.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", role)
+                verb = "ALTER" if exists else "CREATE"
+                await conn.execute(f"{verb} ROLE \"{role}\" LOGIN PASSWORD '{password}'")
+                owner = await conn.fetchval(
+                    "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = $1", role
+                )
+                if owner is None:
+                    await conn.execute(f'CREATE DATABASE "{role}" OWNER "{role}"')
+                elif owner != role:
+                    await conn.execute(f'ALTER DATABASE "{role}" OWNER TO "{role}"')
+                    await self._hand_over_tables(role)
+                await conn.execute(f'REVOKE ALL ON DATABASE "{role}" FROM PUBLIC')
+        finally:
+            await conn.close()
+
+    async def _hand_over_tables(self, role: str) -> None:
+        """What the superuser made in `role`'s database (before roles existed) becomes the
+        role's: the schema, its tables, sequences and types."""
+        conn = await asyncpg.connect(
+            host=str(self.socket_dir), port=self.port, user="postgres", database=role
+        )
+        try:
+            await conn.execute(f'ALTER SCHEMA public OWNER TO "{role}"')
+            # Tables first: a table takes its own sequences (serial columns) along.
+            for kinds, kind in ((["r", "p"], "TABLE"), (["v"], "VIEW"), (["S"], "SEQUENCE")):
+                names = await conn.fetch(
+                    "SELECT c.relname FROM pg_class c "
+                    "JOIN pg_namespace n ON n.oid = c.relnamespace "
+                    "WHERE n.nspname = 'public' AND c.relkind = ANY($1::\"char\"[]) "
+                    "AND pg_get_userbyid(c.relowner) <> $2",
+                    kinds,
+                    role,
+                )
+                for row in names:
+                    await conn.execute(f'ALTER {kind} public."{row["relname"]}" OWNER TO "{role}"')
+            types = await conn.fetch(
+                "SELECT t.typname FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace "
+                "WHERE n.nspname = 'public' AND t.typtype IN ('e', 'd', 'c') "
+                "AND NOT EXISTS (SELECT 1 FROM pg_class c WHERE c.reltype = t.oid)"
+            )
+            for row in types:
+                await conn.execute(f'ALTER TYPE public."{row["typname"]}" OWNER TO "{role}"')
+        finally:
+            await conn.close()
 
     def _grant_to_system_user(self, bin_dir: Path) -> None:
         entry = _ensure_system_user(SYSTEM_USER)
@@ -143,3 +229,9 @@ class PostgresEngine:
             stderr=asyncio.subprocess.DEVNULL,
         )  # fmt: skip
         return await proc.wait() == 0
+
+
+def _check_identifier(text: str) -> None:
+    """Role names and passwords go into DDL, which takes no parameters: letters, digits, _."""
+    if not text or not all(c.isascii() and (c.isalnum() or c == "_") for c in text):
+        raise EngineError(f"{text!r} cannot name a PostgreSQL role or be its password")

@@ -24,8 +24,9 @@ from pydantic import BaseModel
 
 from reelcloud.platform.app import STATE, Handler, create_service_app, error_response
 from reelcloud.platform.database import open_database
-from reelcloud.platform.edge import caller
+from reelcloud.platform.edge import caller, client_address
 from reelcloud.platform.openapi import Operation, serve_fragment
+from reelcloud.platform.revocations import Revocations
 from reelcloud.platform.settings import Settings, service_options
 from reelcloud.platform.validation import parse_body
 from reelcloud.rpc import accounts_pb2, accounts_pb2_grpc
@@ -43,6 +44,7 @@ from reelcloud.services.accounts.models import (
 from reelcloud.services.accounts.service import AccountsService
 from reelcloud.services.accounts.settings import AccountsSettings
 from reelcloud.services.accounts.store import SCHEMA, AccountsStore
+from reelcloud.services.accounts.throttle import TooManyAttemptsError
 
 SERVICE = web.AppKey("accounts_service", AccountsService)
 OPTIONS = web.AppKey("accounts_options", AccountsSettings)
@@ -80,7 +82,9 @@ async def signup(request: web.Request) -> web.Response:
 
 async def login(request: web.Request) -> web.Response:
     credentials = parse_body(Login, await request.read(), "login")
-    return _signed_in(request, await request.app[SERVICE].sign_in(credentials), status=200)
+    address = client_address(request.headers, request.remote)
+    signed_in = await request.app[SERVICE].sign_in(credentials, address)
+    return _signed_in(request, signed_in, status=200)
 
 
 async def logout(request: web.Request) -> web.Response:
@@ -96,10 +100,11 @@ async def me(request: web.Request) -> web.Response:
 
 @web.middleware
 async def retry_after(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """A shed sign-in says when to come back (the platform's error body, plus Retry-After)."""
+    """A shed or throttled sign-in says when to come back (the platform's error body, plus
+    Retry-After)."""
     try:
         return await handler(request)
-    except BusyError as exc:
+    except (BusyError, TooManyAttemptsError) as exc:
         response = error_response(exc.status, exc.code, exc.message)
         response.headers["Retry-After"] = str(exc.retry_after_s)
         return response
@@ -161,15 +166,19 @@ def create_app(settings: Settings) -> web.Application:
         )
         passwords = Passwords(hashes)
         await passwords.start()
+        revocations = Revocations(settings.nats_url, watch=False)  # it writes, others check
+        await revocations.start()
         app[SERVICE] = AccountsService(
             AccountsStore(pool),
             passwords,
             session_secret=settings.required_secret("session_secret"),
             session_ttl_s=options.session_ttl_s,
+            revoke_session=revocations.revoke_session,
         )
         if options.demo_members:
             await seed_demo_members(app[SERVICE])
         yield
+        await revocations.aclose()
         hashes.close()
         with contextlib.suppress(Exception):
             await pool.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 from reelcloud.platform import session_tokens
@@ -14,6 +15,7 @@ from reelcloud.platform.errors import (
     ConflictError,
     NotFoundError,
     UnauthenticatedError,
+    UnavailableError,
 )
 from reelcloud.services.accounts.hashing import Passwords
 from reelcloud.services.accounts.models import (
@@ -27,6 +29,7 @@ from reelcloud.services.accounts.models import (
     SignedIn,
     Signup,
 )
+from reelcloud.services.accounts.throttle import SignInThrottle
 
 log = logging.getLogger(__name__)
 
@@ -82,13 +85,18 @@ class AccountsService:
         *,
         session_secret: str,
         session_ttl_s: int,
+        revoke_session: Callable[[str], Awaitable[None]] | None = None,
         clock: Clock | None = None,
     ) -> None:
+        """`revoke_session`: tells every instance that checks sessions that one was signed
+        out (platform.revocations); the database's revocation stands without it."""
         self.store = store
         self.passwords = passwords
         self.session_secret = session_secret
         self.session_ttl_s = session_ttl_s
         self.clock = clock or SystemClock()
+        self.throttle = SignInThrottle(self.clock)
+        self.revoke_session = revoke_session
 
     # ---- members over HTTP ----------------------------------------------------------------
 
@@ -112,22 +120,31 @@ class AccountsService:
         if not await self.store.add_member(new, await self.passwords.hash(password)):
             raise ConflictError("that email already has an account", code="email_taken")
 
-    async def sign_in(self, credentials: Login) -> SignedIn:
-        found = await self.store.credentials(credentials.email.lower())
+    async def sign_in(self, credentials: Login, client_address: str) -> SignedIn:
+        email = credentials.email.lower()
+        self.throttle.check(email, client_address)
+        found = await self.store.credentials(email)
         stored_hash = found[1] if found is not None else None
         # Checked even when the email is unknown, so both refusals take the same time.
         if found is None or not await self.passwords.matches(stored_hash, credentials.password):
+            self.throttle.failed(email, client_address)
             raise UnauthenticatedError("wrong email or password", code="invalid_credentials")
+        self.throttle.succeeded(email, client_address)
         return await self._signed_in(found[0])
 
     async def sign_out(self, member_id: str, session_id: str) -> None:
         await self.check_session(member_id, session_id)
         await self.store.revoke_session(member_id, session_id)
+        if self.revoke_session is not None:
+            try:
+                await self.revoke_session(session_id)
+            except UnavailableError as exc:  # the database holds it: plays are refused anyway
+                log.warning("session %s signed out but not shared at once: %s", session_id, exc)
         log.info("member %s signed out (session %s)", member_id, session_id)
 
     async def details(self, member_id: str, session_id: str) -> MemberDetails:
         await self.check_session(member_id, session_id)
-        member = await self.member(member_id)
+        member = await self._member(member_id)
         return MemberDetails(
             member=member.view(),
             profiles=await self.store.profiles(member_id),
@@ -168,10 +185,13 @@ class AccountsService:
         if session.expires_at <= self.clock.now():
             raise UnauthenticatedError("this session has expired", code="session_expired")
 
-    async def member(self, member_id: str, session_id: str = "") -> Member:
-        """The member; with a session id, only while that session is valid."""
-        if session_id:
-            await self.check_session(member_id, session_id)
+    async def member(self, member_id: str, session_id: str) -> Member:
+        """The member, only while that session of theirs is valid: a token without a session
+        (forged, or from before sessions) gets nothing."""
+        await self.check_session(member_id, session_id)
+        return await self._member(member_id)
+
+    async def _member(self, member_id: str) -> Member:
         member = await self.store.member(_checked_id(member_id, "member_id"))
         if member is None:
             raise NotFoundError("no such member")

@@ -18,6 +18,7 @@ from reelcloud.platform.app import STATE, create_service_app
 from reelcloud.platform.edge import client_address
 from reelcloud.platform.errors import RequestError
 from reelcloud.platform.openapi import Operation, Parameter, Raw, serve_fragment
+from reelcloud.platform.revocations import Revocations
 from reelcloud.platform.settings import Settings, service_options
 from reelcloud.platform.signed_urls import SCOPE
 from reelcloud.platform.storage import ObjectStore
@@ -77,6 +78,7 @@ class LicenseServicer(license_pb2_grpc.LicenseServicer):
             device_id=request.device_id,
             play_id=request.play_id,
             key_id=request.key_id,
+            session_id=request.session_id,
             ttl_s=request.ttl_s,
         )
         return license_pb2.IssueTokenResponse(
@@ -89,6 +91,7 @@ def create_app(settings: Settings) -> web.Application:
     options = service_options(settings, LicenseSettings)
     tokens = PlayTokens(settings.required_secret("session_secret"))
     kek = settings.required_secret("content_kek")
+    revocations = Revocations(settings.nats_url)
     app.router.add_get(KEY_PATH, key)
     serve_fragment(app, "license", OPERATIONS)
     app[STATE].rpc.add(
@@ -101,10 +104,13 @@ def create_app(settings: Settings) -> web.Application:
         store = ObjectStore.from_settings(settings) if settings.s3_url else None
         if store is not None:
             await store.start()
+        await revocations.start()
         app[SERVICE] = LicenseService(
-            tokens, ContentKeys(store, kek), token_ttl_s=options.token_ttl_s
-        )
+            tokens, ContentKeys(store, kek), token_ttl_s=options.token_ttl_s,
+            revocations=revocations,
+        )  # fmt: skip
         yield
+        await revocations.aclose()
         if store is not None:
             await store.aclose()
 

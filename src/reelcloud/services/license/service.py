@@ -7,6 +7,7 @@ from typing import Protocol
 
 from reelcloud.platform.clock import Clock, SystemClock
 from reelcloud.platform.errors import BadRequestError, ForbiddenError
+from reelcloud.platform.revocations import Revocations
 from reelcloud.platform.signed_urls import SCOPE
 from reelcloud.services.license.models import KEY_PATH, IssuedToken
 from reelcloud.services.license.tokens import PlayGrant, PlayTokens
@@ -26,9 +27,12 @@ class LicenseService:
         *,
         token_ttl_s: int,
         clock: Clock | None = None,
+        revocations: Revocations | None = None,
     ) -> None:
+        """`revocations`: ended plays and signed-out sessions, whose keys are refused."""
         self.tokens = tokens
         self.keys = keys
+        self.revocations = revocations or Revocations(None)
         self.token_ttl_s = token_ttl_s
         self.clock = clock or SystemClock()
 
@@ -40,17 +44,18 @@ class LicenseService:
         device_id: str,
         play_id: str,
         key_id: str,
+        session_id: str,
         ttl_s: int = 0,
     ) -> IssuedToken:
         """A token for one play; `ttl_s` 0 (or more than allowed) gets the longest allowed."""
-        if not SCOPE.match(title_id) or not member_id or not play_id:
-            raise BadRequestError("member_id, title_id and play_id are required")
+        if not SCOPE.match(title_id) or not member_id or not play_id or not session_id:
+            raise BadRequestError("member_id, title_id, play_id and session_id are required")
         if not key_id:
             raise BadRequestError("key_id is required")
         ttl_s = min(ttl_s or self.token_ttl_s, self.token_ttl_s)
         expires = int(self.clock.now()) + ttl_s
         token = self.tokens.issue(
-            PlayGrant(member_id, title_id, device_id, play_id, key_id, expires)
+            PlayGrant(member_id, title_id, device_id, play_id, key_id, expires, session_id)
         )
         path = KEY_PATH.format(title_id=title_id) + f"?t={token}"
         return IssuedToken(token=token, expires_at=expires, key_path=path)
@@ -62,4 +67,8 @@ class LicenseService:
         grant = self.tokens.verify(token, now=self.clock.now())
         if grant.title_id != title_id:
             raise ForbiddenError("this play token is for another title", code="wrong_title")
+        if self.revocations.play_ended(grant.play_id):
+            raise ForbiddenError("this play has ended", code="play_ended")
+        if self.revocations.session_revoked(grant.session_id):
+            raise ForbiddenError("this play's session was signed out", code="session_revoked")
         return await self.keys.get(title_id, grant.key_id), grant

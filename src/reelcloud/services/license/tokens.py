@@ -1,5 +1,6 @@
 """Play tokens: `base64url(claims).base64url(HMAC-SHA256)`, claims bound to one play —
-member, title, device, play id, the title's key id — and an expiry."""
+member, title, device, play id, the title's key id, the session it runs under — and an
+expiry."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ class PlayGrant:
     play_id: str
     key_id: str
     expires_at: int
+    session_id: str
 
 
 def _b64(data: bytes) -> str:
@@ -50,6 +52,7 @@ class PlayTokens:
             "p": grant.play_id,
             "k": grant.key_id,
             "exp": grant.expires_at,
+            "s": grant.session_id,
         }
         payload = _b64(orjson.dumps(claims))
         return f"{payload}.{self._mac(payload)}"
@@ -66,7 +69,7 @@ class PlayTokens:
             claims = orjson.loads(_unb64(payload))
             grant = PlayGrant(
                 str(claims["m"]), str(claims["t"]), str(claims["d"]), str(claims["p"]),
-                str(claims["k"]), int(claims["exp"]),
+                str(claims["k"]), int(claims["exp"]), str(claims["s"]),
             )  # fmt: skip
         except (ValueError, KeyError, TypeError, orjson.JSONDecodeError) as exc:
             raise ForbiddenError("the play token is malformed", code="invalid_play_token") from exc

@@ -9,7 +9,7 @@ from reelcloud.rpc import catalog_pb2
 
 def test_a_play_session_survives_its_blob():
     session = PlaySession(
-        play_id="pl-1", member_id="m-1", profile_id="p-1", title_id=TITLE_ID, rungs=["240p"],
+        play_id="pl-1", member_id="m-1", session_id="s-1", profile_id="p-1", title_id=TITLE_ID, rungs=["240p"],
         pathways=[Pathway("oca-a-1", "http://127.10.255.1:8700/v/t/x/")], key_url="/k",
         steering_url="/s", expires_at=1_900_000_000,
     )  # fmt: skip

@@ -107,3 +107,20 @@ async def test_heartbeat_and_stop_reach_playback_and_the_events(service, playbac
     assert [r.play_id for r in playback.called("Heartbeat")] == [played.play_id]
     kinds = [e.event_type for e in events]
     assert kinds == ["play.requested", "play.started", "play.heartbeat", "play.stopped"]
+
+
+async def test_a_stopped_play_and_a_signed_out_sessions_plays_serve_nothing_more(service):
+    stopped = await service.play(ALICE, BODY)
+    blob = stopped.hls.url.split("?s=", 1)[1]
+    await service.stop(service.session(blob, stopped.play_id, "m-alice"), Heartbeat(position_s=1))
+    with pytest.raises(ForbiddenError) as ended:
+        service.session(blob, stopped.play_id, "m-alice")
+    assert ended.value.code == "play_ended"
+
+    running = await service.play(ALICE, BODY)
+    blob = running.hls.url.split("?s=", 1)[1]
+    assert service.session(blob, running.play_id, "m-alice").session_id == "s-1"
+    await service.revocations.revoke_session("s-1")
+    with pytest.raises(ForbiddenError) as signed_out:
+        service.session(blob, running.play_id, "m-alice")
+    assert signed_out.value.code == "session_revoked"

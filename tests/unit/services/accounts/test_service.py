@@ -15,11 +15,13 @@ from reelcloud.services.accounts.demo import DEMO_MEMBERS, DEMO_PASSWORD, seed_d
 from reelcloud.services.accounts.hashing import HashPool, Passwords
 from reelcloud.services.accounts.models import Login, Signup
 from reelcloud.services.accounts.service import AccountsService
+from reelcloud.services.accounts.throttle import TooManyAttemptsError
 
 pytestmark = pytest.mark.asyncio
 
 SECRET = "test-secret"
 TTL_S = 3600
+ADDRESS = "192.0.2.10"
 
 
 class MemoryStore:
@@ -126,12 +128,12 @@ async def test_an_email_has_one_account_whatever_its_case(service):
 
 async def test_sign_in_needs_the_right_password_and_says_no_the_same_way_otherwise(service):
     created = await service.sign_up(signup())
-    again = await service.sign_in(Login(email="zoe@EXAMPLE.test", password="long enough"))
+    again = await service.sign_in(Login(email="zoe@EXAMPLE.test", password="long enough"), ADDRESS)
     assert again.member.id == created.member.id
     assert again.token != created.token  # a session of its own
     for email, password in (("zoe@example.test", "wrong"), ("nobody@example.test", "long enough")):
         with pytest.raises(UnauthenticatedError) as refused:
-            await service.sign_in(Login(email=email, password=password))
+            await service.sign_in(Login(email=email, password=password), ADDRESS)
         assert refused.value.code == "invalid_credentials"
 
 
@@ -146,7 +148,7 @@ async def test_a_session_ends_when_signed_out_or_expired(service, clock):
     with pytest.raises(UnauthenticatedError):
         await service.sign_out(member_id, sid)  # once is enough
 
-    second = await service.sign_in(Login(email="zoe@example.test", password="long enough"))
+    second = await service.sign_in(Login(email="zoe@example.test", password="long enough"), ADDRESS)
     sid = session_tokens.verify(SECRET, second.token, now=clock.now())["sid"]
     assert (await service.member(member_id, sid)).id == member_id
     clock.advance(TTL_S)
@@ -156,7 +158,9 @@ async def test_a_session_ends_when_signed_out_or_expired(service, clock):
     with pytest.raises(UnauthenticatedError) as unknown:
         await service.details(member_id, "s-guess")
     assert unknown.value.code == "invalid_session"
-    assert (await service.member(member_id)).id == member_id  # without a session: no check
+    with pytest.raises(UnauthenticatedError) as without:  # a forged token names no session
+        await service.member(member_id, "")
+    assert without.value.code == "invalid_session"
 
 
 async def test_another_members_profile_or_device_looks_like_no_profile_at_all(service):
@@ -168,14 +172,14 @@ async def test_another_members_profile_or_device_looks_like_no_profile_at_all(se
             await service.profile(member_id, profile_id)
     with pytest.raises(NotFoundError):
         await service.device("m-chen", "d-alice-tv")
-    with pytest.raises(NotFoundError):
-        await service.member("m-nobody")
+    with pytest.raises(UnauthenticatedError):  # nobody has no session either
+        await service.member("m-nobody", "s-guess")
 
 
 async def test_ids_the_database_would_refuse_are_bad_requests(service):
     await seed_demo_members(service)
     calls = (
-        service.member("m-alice\x00"),
+        service.member("m-alice\x00", "s-1"),
         service.member("m-alice", "s\x00"),
         service.profile("m-bruno", "p-bruno\x00"),
         service.device("m" * 200, "d-chen-tv"),
@@ -188,6 +192,46 @@ async def test_ids_the_database_would_refuse_are_bad_requests(service):
 async def test_demo_members_are_seeded_once_and_sign_in_with_the_demo_password(service):
     assert await seed_demo_members(service) == len(DEMO_MEMBERS)
     assert await seed_demo_members(service) == 0
-    dana = await service.sign_in(Login(email="dana@reelcloud.test", password=DEMO_PASSWORD))
+    dana = await service.sign_in(
+        Login(email="dana@reelcloud.test", password=DEMO_PASSWORD), ADDRESS
+    )
     assert (dana.member.id, dana.member.status) == ("m-dana", "on_hold")
     assert {p.id for p in dana.profiles} == {"p-dana", "p-dana-kids"}
+
+
+async def test_wrong_passwords_are_throttled_per_account_and_address_not_locking_the_member_out(
+    service, clock
+):
+    await service.sign_up(signup())
+    wrong = Login(email="zoe@example.test", password="not the password")
+    refusals = []
+    for _ in range(20):
+        try:
+            await service.sign_in(wrong, "198.51.100.7")
+        except (UnauthenticatedError, TooManyAttemptsError) as exc:
+            refusals.append(exc)
+    throttled = [e for e in refusals if isinstance(e, TooManyAttemptsError)]
+    assert len(throttled) == 15  # five guesses, then none until time passes
+    assert throttled[0].status == 429
+    assert throttled[0].retry_after_s >= 1
+    # Even the right password waits on the guessing address; the member's own address does not.
+    right = Login(email="zoe@example.test", password="long enough")
+    with pytest.raises(TooManyAttemptsError):
+        await service.sign_in(right, "198.51.100.7")
+    assert (await service.sign_in(right, ADDRESS)).member.email == "zoe@example.test"
+    clock.advance(throttled[-1].retry_after_s)
+    assert (await service.sign_in(right, "198.51.100.7")).member.email == "zoe@example.test"
+
+
+async def test_one_address_spraying_many_accounts_runs_out_of_its_wider_budget(service):
+    refused = 0
+    for n in range(80):
+        try:
+            await service.sign_in(
+                Login(email=f"user{n}@example.test", password="guess"), "203.0.113.9"
+            )
+        except TooManyAttemptsError:
+            refused += 1
+        except UnauthenticatedError:
+            pass
+    assert refused == 30

@@ -1,6 +1,7 @@
 import pytest
 
 from reelcloud.platform.errors import BadRequestError, ForbiddenError
+from reelcloud.platform.revocations import Revocations
 from reelcloud.services.license.service import LicenseService
 from reelcloud.services.license.tokens import PlayTokens
 
@@ -18,15 +19,16 @@ class MemoryKeys:
         return self.keys[(title_id, key_id)]
 
 
-def service(clock, ttl_s=600):
+def service(clock, ttl_s=600, revocations=None):
     return LicenseService(
-        PlayTokens("secret"), MemoryKeys({(TITLE, "k1"): KEY}), token_ttl_s=ttl_s, clock=clock
-    )
+        PlayTokens("secret"), MemoryKeys({(TITLE, "k1"): KEY}), token_ttl_s=ttl_s, clock=clock,
+        revocations=revocations,
+    )  # fmt: skip
 
 
 def issue(license_service, **overrides):
     values = {"member_id": "m-alice", "title_id": TITLE, "device_id": "d-alice-tv",
-              "play_id": "pl-1", "key_id": "k1"}  # fmt: skip
+              "play_id": "pl-1", "key_id": "k1", "session_id": "s-1"}  # fmt: skip
     return license_service.issue_token(**(values | overrides))
 
 
@@ -68,3 +70,21 @@ async def test_a_token_needs_member_title_play_and_key(clock):
     for missing in ({"member_id": ""}, {"play_id": ""}, {"key_id": ""}, {"title_id": "no/good"}):
         with pytest.raises(BadRequestError):
             issue(license_service, **missing)
+
+
+async def test_no_key_for_an_ended_play_or_a_signed_out_session(clock):
+    revocations = Revocations(None)
+    license_service = service(clock, revocations=revocations)
+    first = issue(license_service, play_id="pl-1", session_id="s-1")
+    second = issue(license_service, play_id="pl-2", session_id="s-2")
+    third = issue(license_service, play_id="pl-3", session_id="s-1")
+    assert (await license_service.key(TITLE, first.token))[0] == KEY
+    await revocations.end_play("pl-1")
+    with pytest.raises(ForbiddenError) as ended:
+        await license_service.key(TITLE, first.token)
+    assert ended.value.code == "play_ended"
+    await revocations.revoke_session("s-1")
+    with pytest.raises(ForbiddenError) as signed_out:
+        await license_service.key(TITLE, third.token)
+    assert signed_out.value.code == "session_revoked"
+    assert (await license_service.key(TITLE, second.token))[0] == KEY  # others play on

@@ -14,6 +14,7 @@ def grant(**overrides):
         "play_id": "pl-1",
         "key_id": "k1",
         "expires_at": int(time.time()) + 60,
+        "session_id": "s-1",
     }
     values.update(overrides)
     return PlayGrant(**values)
@@ -43,6 +44,6 @@ def test_a_token_carries_its_play_and_nothing_else_verifies():
 def test_a_play_token_with_a_non_ascii_signature_is_refused():
     # hmac.compare_digest alone raises TypeError on such a str: a 500.
     tokens = PlayTokens("secret")
-    grant = PlayGrant("m", "t-1", "d", "pl-1", "k", int(time.time()) + 60)
+    grant = PlayGrant("m", "t-1", "d", "pl-1", "k", int(time.time()) + 60, "s-1")
     with pytest.raises(ForbiddenError):
         tokens.verify(tokens.issue(grant)[:-1] + "±")

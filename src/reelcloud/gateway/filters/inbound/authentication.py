@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from reelcloud.gateway.context import RequestContext
 from reelcloud.gateway.filters.base import InboundFilter
 from reelcloud.gateway.outcome import Outcome
@@ -9,13 +11,15 @@ from reelcloud.platform import session_tokens as tokens
 class AuthenticationFilter(InboundFilter):
     """Checks the session token (`Authorization: Bearer …` or the `session` cookie) against the
     route's requirement: a bad token is refused on every route; a missing one only where the
-    route requires a member."""
+    route requires a member. A signed-out session's token is a bad token (`revoked`: whether
+    a session id was signed out, from platform.revocations)."""
 
     order = 60
     name = "authentication"
 
-    def __init__(self, secret: str) -> None:
+    def __init__(self, secret: str, revoked: Callable[[str], bool] = lambda sid: False) -> None:
         self._secret = secret
+        self._revoked = revoked
 
     def apply(self, ctx: RequestContext) -> None:
         requirement = ctx.auth
@@ -30,9 +34,19 @@ class AuthenticationFilter(InboundFilter):
                 )
             return
         try:
-            ctx.claims = tokens.verify(self._secret, token)
+            claims = tokens.verify(self._secret, token)
         except tokens.InvalidTokenError as exc:
             ctx.fail(401, exc.code, exc.message, Outcome.FAILURE_CLIENT_UNAUTHORIZED)
+            return
+        if self._revoked(claims["sid"]):
+            ctx.fail(
+                401,
+                "session_revoked",
+                "this session was signed out: sign in again",
+                Outcome.FAILURE_CLIENT_UNAUTHORIZED,
+            )
+            return
+        ctx.claims = claims
 
 
 def _token(ctx: RequestContext) -> str | None:

@@ -58,7 +58,9 @@ def test_accepts_a_bearer_token_and_keeps_member_and_session():
 
 
 def test_the_bearer_scheme_is_case_insensitive():
-    ctx = checked("required", ("Authorization", "bearer " + tokens.issue(SECRET, "m-1")))
+    ctx = checked(
+        "required", ("Authorization", "bearer " + tokens.issue(SECRET, "m-1", session_id="s-1"))
+    )
     assert ctx.response is None
     assert ctx.claims["sub"] == "m-1"
 
@@ -71,12 +73,14 @@ def test_reads_the_session_cookie_among_other_cookies():
 
 
 def test_a_cookie_whose_name_only_ends_in_session_is_not_the_token():
-    ctx = checked("required", ("Cookie", f"oldsession={tokens.issue(SECRET, 'm-1')}"))
+    ctx = checked(
+        "required", ("Cookie", f"oldsession={tokens.issue(SECRET, 'm-1', session_id='s-1')}")
+    )
     assert_refused(ctx, "unauthenticated")
 
 
 def test_the_authorization_header_wins_over_the_cookie():
-    good = tokens.issue(SECRET, "m-header")
+    good = tokens.issue(SECRET, "m-header", session_id="s-1")
     ctx = checked("required", bearer(good), ("Cookie", "session=stale-garbage"))
     assert ctx.response is None
     assert ctx.claims["sub"] == "m-header"
@@ -85,6 +89,18 @@ def test_the_authorization_header_wins_over_the_cookie():
 def test_rejects_a_token_signed_with_another_key():
     ctx = checked("required", bearer(tokens.issue("another-secret", "m-1", session_id="s-1")))
     assert_refused(ctx, "invalid_token", "signature does not match")
+
+
+def test_rejects_a_token_without_a_session_since_logout_could_not_revoke_it():
+    payload = tokens._b64(orjson.dumps({"sub": "m-chen", "exp": int(time.time()) + 600}))
+    mac = hmac.new(SECRET.encode(), payload.encode(), hashlib.sha256).digest()
+    ctx = checked("required", bearer(f"{payload}.{tokens._b64(mac)}"))
+    assert_refused(ctx, "invalid_token", "no session")
+
+
+def test_a_token_is_never_issued_without_a_session():
+    with pytest.raises(ValueError, match="names its session"):
+        tokens.issue(SECRET, "m-1", session_id="")
 
 
 def test_rejects_an_expired_token():
@@ -148,20 +164,11 @@ def test_an_optional_route_lets_an_anonymous_request_through():
 
 
 def test_an_optional_route_still_refuses_a_bad_token():
-    ctx = checked("optional", bearer(tokens.issue("another-secret", "m-1")))
+    ctx = checked("optional", bearer(tokens.issue("another-secret", "m-1", session_id="s-1")))
     assert_refused(ctx, "invalid_token", "signature does not match")
 
 
 def test_a_route_without_auth_ignores_even_a_forged_token():
-    ctx = checked("none", bearer(tokens.issue("another-secret", "m-1")))
+    ctx = checked("none", bearer(tokens.issue("another-secret", "m-1", session_id="s-1")))
     assert ctx.response is None
     assert ctx.claims == {}  # ignored, not believed: no member reaches the origin
-
-
-def test_a_token_without_a_session_names_no_session_to_the_origin():
-    # The edge checks signature and expiry only; the session is the services' to require
-    # (platform.edge.caller refuses a member without one, see tests/unit/platform/test_edge.py).
-    ctx = checked("required", bearer(tokens.issue(SECRET, "m-1")))
-    assert ctx.response is None
-    assert ctx.claims["sub"] == "m-1"
-    assert "sid" not in ctx.claims
