@@ -47,6 +47,7 @@ def ingest_settings(platform: Platform, work: Path) -> Settings:
         s3_access_key=env["REELCLOUD_S3_ACCESS_KEY"],
         s3_secret_key=env["REELCLOUD_S3_SECRET_KEY"],
         nats_url=env["REELCLOUD_NATS_URL"],
+        content_kek=platform.secrets().content_kek,
     )
 
 
