@@ -9,11 +9,18 @@ asyncio alike, since it needs only their fd watchers.
 A reply needs a token that verifies for the title, an unexpired grant for the client's network,
 and a file the store holds: /v/<token>/<title id>/<file name>. Paths are matched against a
 strict pattern, never joined onto a directory, so nothing outside the store can be named.
+
+Slow clients cannot hold the server: a request must arrive whole within `header_timeout_s` of
+its first byte (of the connection's opening, for the first one), an idle keep-alive connection
+or one whose client takes no byte for `idle_timeout_s` is closed, and one client address may
+hold at most `max_connections_per_client` connections (more are answered 429 and closed). One
+sweep a second checks every connection: no timer per request or per connection.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import logging
 import os
@@ -30,6 +37,7 @@ import orjson
 from reelcloud.openconnect.store import ContentStore, OpenFile
 from reelcloud.platform.assets import FILE_NAME
 from reelcloud.platform.signed_urls import SCOPE, Grant, SignatureError, UrlSigner
+from reelcloud.platform.validation import parse_byte_range
 
 log = logging.getLogger(__name__)
 
@@ -41,10 +49,6 @@ CONTENT_TYPES = {
     "ts": b"video/mp2t",
     "json": b"application/json",
 }
-MAX_URL_BYTES = 4096
-MAX_HEADER_BYTES = 16 * 1024
-MAX_PIPELINED = 16
-IDLE_TIMEOUT_S = 60.0
 GRANT_CACHE = 4096
 # A large send buffer lets one sendfile call move more of a segment: fewer wake-ups per file.
 SEND_BUFFER = 4 * 1024 * 1024
@@ -62,9 +66,22 @@ REASONS = {
     403: b"Forbidden",
     404: b"Not Found",
     405: b"Method Not Allowed",
+    408: b"Request Timeout",
     416: b"Range Not Satisfiable",
+    429: b"Too Many Requests",
     431: b"Request Header Fields Too Large",
 }
+
+
+@dataclass(frozen=True)
+class ServerLimits:
+    max_url_bytes: int = 4096
+    max_header_bytes: int = 16 * 1024
+    max_pipelined: int = 16
+    header_timeout_s: float = 10.0  # from a request's first byte to its last
+    idle_timeout_s: float = 60.0  # keep-alive with nothing asked, or a client taking nothing
+    max_connections_per_client: int = 256  # per remote address
+    sweep_interval_s: float = 1.0  # how often the timeouts are checked (their resolution)
 
 
 @dataclass
@@ -75,35 +92,8 @@ class ServingStats:
     requests: int = 0
     errors: int = 0  # replies with a 4xx or 5xx status
     bytes_sent: int = 0
-
-
-def parse_range(value: str, size: int) -> tuple[int, int] | bool | None:
-    """A single `bytes=` range as (first, last) inclusive; None when the header should be
-    ignored (malformed or several ranges: RFC 9110 lets a server send the whole file); False
-    when it cannot be satisfied."""
-    unit, _, spec = value.partition("=")
-    if unit.strip().lower() != "bytes" or "," in spec:
-        return None
-    first_text, dash, last_text = spec.strip().partition("-")
-    if not dash:
-        return None
-    try:
-        if not first_text:  # suffix range: the last N bytes
-            length = int(last_text)
-            if length < 0:
-                return None
-            if length == 0 or size == 0:
-                return False
-            return (max(0, size - length), size - 1)
-        first = int(first_text)
-        last = int(last_text) if last_text else max(first, size - 1)
-    except ValueError:
-        return None
-    if first >= size:
-        return False
-    if first < 0 or last < first:
-        return None
-    return (first, min(last, size - 1))
+    refused_connections: int = 0  # over the per-client cap
+    timed_out: int = 0  # closed by the header or idle timeout
 
 
 class _Reply:
@@ -126,13 +116,16 @@ class SegmentServer:
         signer: UrlSigner,
         *,
         clock: Callable[[], float] = time.time,
+        limits: ServerLimits = ServerLimits(),  # frozen: one shared default is fine
     ) -> None:
         self.store = store
         self.signer = signer
+        self.limits = limits
         self.stats = ServingStats()
         self._clock = clock
         self._grants: OrderedDict[tuple[str, str], Grant] = OrderedDict()
         self._connections: set[_Connection] = set()
+        self._per_client: dict[str, int] = {}
         self._listener: socket.socket | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._sweeper: asyncio.TimerHandle | None = None
@@ -151,7 +144,7 @@ class SegmentServer:
         listener.setblocking(False)
         self._listener = listener
         self._loop.add_reader(listener.fileno(), self._accept)
-        self._sweeper = self._loop.call_later(IDLE_TIMEOUT_S / 4, self._sweep)
+        self._sweeper = self._loop.call_later(self.limits.sweep_interval_s, self._sweep)
         return int(listener.getsockname()[1])
 
     def close(self) -> None:
@@ -176,23 +169,71 @@ class SegmentServer:
                 log.warning("accept failed: %s", exc)
                 return
             sock.setblocking(False)
+            peer = address[0]
+            held = self._per_client.get(peer, 0)
+            if held >= self.limits.max_connections_per_client:
+                self._refuse_connection(sock)
+                continue
+            self._per_client[peer] = held + 1
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER)
-            connection = _Connection(self, self._loop, sock, address[0])
+            connection = _Connection(self, self._loop, sock, peer)
             self._connections.add(connection)
             self.stats.connections += 1
+
+    def _refuse_connection(self, sock: socket.socket) -> None:
+        """One client address holds too many connections: say so and close this one."""
+        self.stats.refused_connections += 1
+        reply = self._error(
+            429,
+            "too_many_connections",
+            "this address has too many connections open",
+            keep_alive=False,
+            extra=b"Retry-After: 1\r\n",
+            counted=False,
+        )
+        with contextlib.suppress(OSError):  # a new socket takes a small reply whole, or is gone
+            sock.send(reply.head)
+        sock.close()
 
     def _forget(self, connection: _Connection) -> None:
         self._connections.discard(connection)
         self.stats.connections -= 1
+        held = self._per_client.get(connection.peer, 0) - 1
+        if held > 0:
+            self._per_client[connection.peer] = held
+        else:
+            self._per_client.pop(connection.peer, None)
 
     def _sweep(self) -> None:
+        """Close what is too slow: a request not whole within the header timeout (408 when
+        some of it came), a keep-alive connection idle, or a client that takes no byte."""
         assert self._loop is not None
-        idle_since = self._loop.time() - IDLE_TIMEOUT_S
+        limits = self.limits
+        now = self._loop.time()
+        head_due = now - limits.header_timeout_s
+        idle_since = now - limits.idle_timeout_s
         for connection in list(self._connections):
-            if connection.last_active < idle_since and not connection.replies:
+            if connection.closed:
+                continue
+            if connection.refused:  # its answer is queued: it has a while to take it
+                if connection.last_active < head_due:
+                    connection.close()
+            elif connection.head_since and connection.head_since < head_due:
+                self.stats.timed_out += 1
+                if connection.in_head:
+                    connection.refuse(
+                        408, "request_timeout", "the request took too long", counted=False
+                    )
+                    connection.flush()
+                else:  # it never said a word
+                    connection.close()
+            elif connection.last_active < idle_since and (
+                not connection.replies or connection.writing
+            ):
+                self.stats.timed_out += 1
                 connection.close()
-        self._sweeper = self._loop.call_later(IDLE_TIMEOUT_S / 4, self._sweep)
+        self._sweeper = self._loop.call_later(limits.sweep_interval_s, self._sweep)
 
     @property
     def active_connections(self) -> int:
@@ -208,9 +249,19 @@ class SegmentServer:
         return self._date
 
     def _error(
-        self, status: int, code: str, message: str, keep_alive: bool, extra: bytes = b""
+        self,
+        status: int,
+        code: str,
+        message: str,
+        keep_alive: bool,
+        extra: bytes = b"",
+        *,
+        counted: bool = True,
     ) -> _Reply:
-        self.stats.errors += 1
+        """An error reply; `counted` ones are in the error rate the OCA reports (refusals of
+        slow or greedy clients are not: they would let anyone make an OCA look unhealthy)."""
+        if counted:
+            self.stats.errors += 1
         body = orjson.dumps({"error": {"code": code, "message": message}})
         head = b"".join(
             (
@@ -277,7 +328,7 @@ class SegmentServer:
         status, first, count = 200, 0, size
         extra = b""
         if range_value is not None:
-            wanted = parse_range(range_value, size)
+            wanted = parse_byte_range(range_value, size)
             if wanted is False:
                 file.release()
                 return self._error(
@@ -345,9 +396,15 @@ class _Connection:
         self.fd = sock.fileno()
         self.peer = peer
         self.parser = httptools.HttpRequestParser(self)
+        self.limits = server.limits
         self.replies: deque[_Reply] = deque()
         self.last_active = loop.time()
+        # When the request being read began (its first byte; the opening, for the first one),
+        # 0.0 between requests; in_head: some byte of it has come.
+        self.head_since = self.last_active
+        self.in_head = False
         self.closed = False
+        self.refused = False
         self.reading = True
         self.writing = False
         self._url = b""
@@ -362,20 +419,25 @@ class _Connection:
         self._url = b""
         self._range = None
         self._header_bytes = 0
+        if not self.head_since:  # set at the opening for the first request
+            self.head_since = self.last_active  # the time of the read that brought this byte
+        self.in_head = True
 
     def on_url(self, url: bytes) -> None:
         self._url += url
-        if len(self._url) > MAX_URL_BYTES:
+        if len(self._url) > self.limits.max_url_bytes:
             raise _Refused(400, "url_too_long", "the URL is too long")
 
     def on_header(self, name: bytes, value: bytes) -> None:
         self._header_bytes += len(name) + len(value)
-        if self._header_bytes > MAX_HEADER_BYTES:
+        if self._header_bytes > self.limits.max_header_bytes:
             raise _Refused(431, "headers_too_large", "the request headers are too large")
         if len(name) == 5 and name.lower() == b"range":
             self._range = value.decode("latin-1")
 
     def on_message_complete(self) -> None:
+        self.head_since = 0.0
+        self.in_head = False
         keep_alive = bool(self.parser.should_keep_alive())
         reply = self.server.respond(
             self.parser.get_method(), self._url, self._range, self.peer, keep_alive
@@ -401,23 +463,30 @@ class _Connection:
         except httptools.HttpParserCallbackError as exc:  # a limit, raised in a callback
             cause = exc.__cause__ or exc.__context__
             if isinstance(cause, _Refused):
-                self._refuse(cause.status, cause.code, cause.message)
+                self.refuse(cause.status, cause.code, cause.message)
             else:
-                self._refuse(400, "malformed", "the request is not valid HTTP/1.1")
+                self.refuse(400, "malformed", "the request is not valid HTTP/1.1")
         except httptools.HttpParserUpgrade:
-            self._refuse(400, "upgrade_refused", "protocol upgrades are not supported")
+            self.refuse(400, "upgrade_refused", "protocol upgrades are not supported")
         except httptools.HttpParserError:
-            self._refuse(400, "malformed", "the request is not valid HTTP/1.1")
-        if len(self.replies) >= MAX_PIPELINED and self.reading:
+            self.refuse(400, "malformed", "the request is not valid HTTP/1.1")
+        if len(self.replies) >= self.limits.max_pipelined and self.reading:
             self.loop.remove_reader(self.fd)
             self.reading = False
         self._send()
 
-    def _refuse(self, status: int, code: str, message: str) -> None:
-        self.replies.append(self.server._error(status, code, message, keep_alive=False))
+    def refuse(self, status: int, code: str, message: str, *, counted: bool = True) -> None:
+        """Answer `status` after the replies already queued, then close; read no more."""
+        self.refused = True
+        self.head_since = 0.0
+        reply = self.server._error(status, code, message, keep_alive=False, counted=counted)
+        self.replies.append(reply)
         if self.reading:
             self.loop.remove_reader(self.fd)
             self.reading = False
+
+    def flush(self) -> None:
+        self._send()
 
     def _on_writable(self) -> None:
         self._send()
@@ -459,7 +528,7 @@ class _Connection:
         if self.writing:
             self.loop.remove_writer(self.fd)
             self.writing = False
-        if not self.reading and not self.closed:
+        if not self.reading and not self.closed and not self.refused:
             self.loop.add_reader(self.fd, self._on_readable)
             self.reading = True
 
