@@ -1,13 +1,17 @@
 """The service app factory: every service process is an aiohttp app made here.
 
-It serves `/healthz` (the process is alive), `/readyz` (it is started, registered and not
-draining), `/metrics` (Prometheus text) and `/info`; it gives each request an id that logs
-carry; it renders every error as `{"error": {"code", "message"}}` with the right status and
-never a stack trace. A service adds its own routes to the app this returns.
+It serves `/healthz` (the process is alive), `/readyz` (it is started, registered, not
+draining, and every readiness check the service added passes), `/metrics` (Prometheus text)
+and `/info`; it gives each request an id that logs carry; it renders every error as
+`{"error": {"code", "message"}}` with the right status and never a stack trace. A service
+adds its own routes to the app this returns, and its readiness checks with
+`add_readiness_check` (a consumer it depends on, say: `/readyz` is 503 naming it while it is
+down, `/healthz` stays 200, since the process is alive and restarting it would not help).
 """
 
 from __future__ import annotations
 
+import inspect
 import logging
 import os
 import re
@@ -40,6 +44,8 @@ REQUEST_ID_HEADER = "X-Request-Id"
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 
 ReadinessCheck = Callable[[], Awaitable[bool]]
+# A named check: None while ready, else why not (sync or async).
+ReadinessProblem = Callable[[], str | Awaitable[str | None] | None]
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -57,6 +63,7 @@ class ServiceState:
     ready: bool = False
     draining: bool = False
     readiness_checks: list[ReadinessCheck] = field(default_factory=list)
+    named_checks: dict[str, ReadinessProblem] = field(default_factory=dict)
 
 
 STATE = web.AppKey("reelcloud_state", ServiceState)
@@ -145,6 +152,20 @@ async def _healthz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
 
 
+def add_readiness_check(app: web.Application, name: str, problem: ReadinessProblem) -> None:
+    """`/readyz` answers 503 while `problem()` says why (a string), naming `name`."""
+    app[STATE].named_checks[name] = problem
+
+
+async def readiness_checks(app: web.Application) -> dict[str, str | None]:
+    """Each named check's problem (None: it passes)."""
+    found: dict[str, str | None] = {}
+    for name, problem in app[STATE].named_checks.items():
+        answer = problem()
+        found[name] = await answer if inspect.isawaitable(answer) else answer
+    return found
+
+
 async def readiness(app: web.Application) -> str | None:
     """None when the process is ready for traffic, else why not."""
     state = app[STATE]
@@ -155,14 +176,21 @@ async def readiness(app: web.Application) -> str | None:
     for check in state.readiness_checks:
         if not await check():
             return f"waiting for {check.__name__}"
-    return None
+    problems = [p for p in (await readiness_checks(app)).values() if p is not None]
+    return "; ".join(problems) if problems else None
 
 
 async def _readyz(request: web.Request) -> web.Response:
     reason = await readiness(request.app)
+    checks = {
+        name: "ok" if problem is None else problem
+        for name, problem in (await readiness_checks(request.app)).items()
+    }
+    extra = {"checks": checks} if checks else {}  # which check, for people and `status`
     if reason is not None:
-        return error_response(503, "not_ready", reason)
-    return web.json_response({"status": "ready"})
+        body = {"error": {"code": "not_ready", "message": reason}, **extra}
+        return web.json_response(body, status=503)
+    return web.json_response({"status": "ready", **extra})
 
 
 async def _metrics(request: web.Request) -> web.Response:

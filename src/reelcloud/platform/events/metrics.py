@@ -31,6 +31,18 @@ class EventMetrics:
             ["consumer"],
             registry=self.registry,
         )
+        self.fetches = Counter(
+            "reelcloud_events_consumer_fetches",
+            "Fetches a consumer made, empty ones included: it goes up while a consumer lives.",
+            ["consumer"],
+            registry=self.registry,
+        )
+        self.handled = Counter(
+            "reelcloud_events_handled",
+            "Events a consumer's handler took (acknowledged).",
+            ["consumer"],
+            registry=self.registry,
+        )
         self.poison = Counter(
             "reelcloud_events_poison",
             "Events a consumer gave up on (terminated, not redelivered), by reason.",
