@@ -1,11 +1,12 @@
 """The catalog's `title.encoded` consumer keeps consuming: titles announced one after another,
-with pauses longer than its fetch timeout, each appear by their event (the origin sweep runs
-only at start here), and a poison event does not stop the ones after it."""
+back to back or after idle fetches, each appear by their event (the origin sweep runs only at
+start here), a poison event does not stop the ones after it, and a consumer whose durable is
+deleted on the server is started again and consumes on."""
 
-import asyncio
 import os
 
 import aiohttp
+import nats
 import pytest
 import pytest_asyncio
 from tests.support.openconnect import publish
@@ -78,9 +79,48 @@ async def listed(platform) -> set[str]:
         return {t["id"] for t in (await reply.json())["titles"]}
 
 
-async def test_every_announced_title_arrives_by_its_event(platform, origin, producer):
+async def metric(platform, name, **labels) -> float:
+    """A sample of the catalog's /metrics (0 when it was never counted)."""
+    url = f"http://{platform.address_of('catalog')}/metrics"
+    async with aiohttp.ClientSession() as http, http.get(url) as reply:
+        text = await reply.text()
+    wanted = name + "{" + ",".join(f'{k}="{v}"' for k, v in labels.items()) + "}"
+    for line in text.splitlines():
+        if line.startswith(wanted + " "):
+            return float(line.split()[-1])
+    return 0.0
+
+
+async def fetches(platform) -> float:
+    return await metric(platform, "reelcloud_events_consumer_fetches_total", consumer="catalog")
+
+
+async def test_titles_announced_one_after_another_each_arrive_by_their_event(
+    platform, origin, producer
+):
+    # Back to back: three events, all in the stream before the consumer's next fetch.
     for n in range(3):
-        title_id = f"t-event-{n}"
+        await publish(origin, f"t-row-{n}", FILES, popularity=n)
+    for n in range(3):
+        announce(producer, f"t-row-{n}")
+    await wait_for(
+        lambda: _has_all(platform, {f"t-row-{n}" for n in range(3)}),
+        what="three titles announced back to back are listed by their events",
+        timeout_s=20,
+        interval_s=0.2,
+    )
+    # With idle fetches between them (the path that once went quiet: after the first event,
+    # a fetch that timed out ended the consumer): each next event comes after the consumer
+    # has made two more fetches, empty ones.
+    for n in range(3):
+        title_id = f"t-idle-{n}"
+        before = await fetches(platform)
+        await wait_for(
+            lambda before=before: _more_fetches(platform, before + 2),
+            what="the consumer fetches on while nothing comes",
+            timeout_s=20,
+            interval_s=0.2,
+        )
         await publish(origin, title_id, FILES, popularity=n)
         announce(producer, title_id)
         await wait_for(
@@ -89,9 +129,6 @@ async def test_every_announced_title_arrives_by_its_event(platform, origin, prod
             timeout_s=20,
             interval_s=0.2,
         )
-        # Not a wait for anything: the scenario's idle gap, longer than the consumer's 2 s
-        # fetch, so the next event arrives after empty fetches (the path that went quiet).
-        await asyncio.sleep(2.5)
 
 
 async def test_a_poison_event_does_not_stop_the_consumer(platform, origin, producer):
@@ -109,5 +146,53 @@ async def test_a_poison_event_does_not_stop_the_consumer(platform, origin, produ
     assert not {"t-missing", "t-bad"} & await listed(platform)
 
 
+async def test_a_consumer_whose_durable_is_deleted_restarts_and_consumes_on(
+    platform, origin, producer
+):
+    before = await metric(platform, "reelcloud_events_consumer_restarts_total", consumer="catalog")
+    bus = await nats.connect(platform.env()["REELCLOUD_NATS_URL"])
+    try:
+        await bus.jetstream().delete_consumer("EVENTS", "catalog")  # its subscription fails
+    finally:
+        await bus.close()
+    await wait_for(
+        lambda: _restarted(platform, before),
+        what="the catalog's consumer restarts after its durable is deleted",
+        timeout_s=20,
+        interval_s=0.2,
+    )
+    await wait_for(lambda: _ready(platform), what="the catalog is ready again", timeout_s=20)
+    await publish(origin, "t-after-restart", FILES)
+    announce(producer, "t-after-restart")
+    await wait_for(
+        lambda: _has(platform, "t-after-restart"),
+        what="a title announced after the restart is listed by its event",
+        timeout_s=20,
+        interval_s=0.2,
+    )
+
+
 async def _has(platform, title_id):
     return title_id in await listed(platform)
+
+
+async def _has_all(platform, title_ids):
+    return title_ids <= await listed(platform)
+
+
+async def _more_fetches(platform, at_least):
+    return await fetches(platform) >= at_least
+
+
+async def _restarted(platform, before):
+    restarts = "reelcloud_events_consumer_restarts_total"
+    return await metric(platform, restarts, consumer="catalog") > before
+
+
+async def _ready(platform):
+    url = f"http://{platform.address_of('catalog')}/readyz"
+    async with aiohttp.ClientSession() as http, http.get(url) as reply:
+        body = await reply.json()
+        return reply.status == 200 and body["checks"] == {
+            "consumer catalog (events.title.encoded)": "ok"
+        }

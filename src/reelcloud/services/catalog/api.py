@@ -17,12 +17,11 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
-from reelcloud.platform.app import STATE, create_service_app
+from reelcloud.platform.app import STATE, add_readiness_check, create_service_app
 from reelcloud.platform.database import open_database
 from reelcloud.platform.discovery import ServiceHttpClient
 from reelcloud.platform.errors import BadRequestError
-from reelcloud.platform.events import EventConsumer
-from reelcloud.platform.events.schema import SUBJECT_PREFIX
+from reelcloud.platform.events import EventMetrics, EventSubscription
 from reelcloud.platform.openapi import Operation, Parameter, Raw, serve_fragment
 from reelcloud.platform.origin import PublishedTitles
 from reelcloud.platform.settings import Settings, service_options
@@ -36,7 +35,7 @@ from reelcloud.services.catalog.models import (
     TitleList,
     TitleRecord,
 )
-from reelcloud.services.catalog.publishing import Publisher
+from reelcloud.services.catalog.publishing import SUBJECT, Publisher
 from reelcloud.services.catalog.service import (
     AvailabilityBoard,
     CatalogService,
@@ -192,19 +191,28 @@ def create_app(settings: Settings) -> web.Application:
                 )
             )
         ]
+        subscription: EventSubscription | None = None
         if manifests is not None:
-            nats_url = settings.nats_url
-
-            def consumer() -> EventConsumer:
-                assert nats_url is not None
-                subject = f"{SUBJECT_PREFIX}.title.encoded"
-                return EventConsumer(nats_url, "catalog", subject=subject)
-
-            publisher = Publisher(manifests, store, options, consumer if nats_url else None)
+            publisher = Publisher(manifests, store, options)
+            if settings.nats_url:
+                subscription = EventSubscription(
+                    settings.nats_url,
+                    "catalog",
+                    SUBJECT,
+                    publisher.handle_event,
+                    metrics=EventMetrics(state.metrics.registry),
+                    max_deliveries=options.event_max_deliveries,
+                    redeliver_after_s=options.event_redeliver_after_s,
+                )
+                publisher.events_up = subscription.supervised.is_up
+                add_readiness_check(app, subscription.name, subscription.problem)
+                subscription.start()
             tasks.append(asyncio.create_task(publisher.run()))
         else:
             log.warning("no object store configured: the catalog only serves what it has")
         yield
+        if subscription is not None:
+            await subscription.aclose()
         for task in tasks:
             task.cancel()
         for task in tasks:

@@ -1,12 +1,14 @@
 """Publishing: titles come into the catalog from the origin's asset manifests — by every
 `title.encoded` event, and by a sweep of the origin at start (and every `sweep_interval_s`,
-ten times less often while events flow) for anything published while the catalog was away.
+ten times less often while the event consumer is up) for anything published while the
+catalog was away or an event was given up on.
 
-The event consumer is supervised: whatever stops it (a dropped connection, a NATS error) is
-logged and the consumer reconnects, so titles never wait for the next sweep because the
-consumer quietly died (it once did, on a fetch timeout nats-py raised as a bare TimeoutError).
-An event that can never be published (no such manifest, not a manifest, a key that is not a
-title's) is acknowledged and logged; one that failed for a passing reason is retried.
+The events arrive through `platform.events.EventSubscription`, which supervises the consumer:
+whatever stops it is logged and it is back within 5 s, and `/readyz` says so meanwhile (it
+once died silently, on a fetch timeout nats-py raised as a bare TimeoutError, and titles then
+waited for the sweep). `handle_event` returns once an event is published or can never be (no
+such manifest, not a manifest, a key that is not a title's: logged and acknowledged); it raises
+for a passing failure, so the event is delivered again, and a few times at most.
 """
 
 from __future__ import annotations
@@ -14,18 +16,16 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Protocol
 
 from reelcloud.platform.assets import AssetManifest, manifest_key
-from reelcloud.platform.errors import NotFoundError, ReelcloudError, UnavailableError
+from reelcloud.platform.errors import NotFoundError, ReelcloudError
 from reelcloud.platform.events.schema import Envelope
 from reelcloud.services.catalog.settings import CatalogSettings
 
 log = logging.getLogger(__name__)
 
-FETCH_BATCH = 20
-FETCH_TIMEOUT_S = 2.0
-RETRY_DELAY_S = 5.0  # a passing failure: redelivered this much later
+SUBJECT = "events.title.encoded"
 
 
 class Manifests(Protocol):
@@ -44,35 +44,18 @@ class Titles(Protocol):
     async def publish(self, manifest: AssetManifest, raw: str) -> None: ...
 
 
-class Message(Protocol):
-    async def ack(self) -> None: ...
-
-    async def nak(self, delay: float | None = None) -> None: ...
-
-
-class Consumer(Protocol):
-    """A durable `title.encoded` consumer (`platform.events.EventConsumer`)."""
-
-    async def start(self) -> None: ...
-
-    async def fetch(self, batch: int, timeout_s: float) -> list[tuple[Envelope, Any]]: ...
-
-    async def aclose(self) -> None: ...
-
-
 class Publisher:
     def __init__(
         self,
         origin: Manifests,
         titles: Titles,
         options: CatalogSettings,
-        consumer: Callable[[], Consumer] | None = None,
+        events_up: Callable[[], bool] = lambda: False,
     ) -> None:
         self.origin = origin
         self.titles = titles
         self.options = options
-        self.consumer = consumer  # None: no event stream, sweeps only
-        self.events_flowing = False
+        self.events_up = events_up  # is the title.encoded consumer consuming?
 
     async def publish(self, title_id: str) -> None:
         manifest, raw = await self.origin.stored_manifest(title_id)
@@ -94,13 +77,14 @@ class Publisher:
                 log.warning("cannot publish %s: %s", title_id, exc)
         return added
 
-    async def handle(self, envelope: Envelope, message: Message) -> None:
-        """One `title.encoded` event: acknowledged once published or once it never can be."""
+    async def handle_event(self, envelope: Envelope) -> None:
+        """One `title.encoded` event. Returns once the title is published or never can be;
+        raises (UnavailableError: the origin away; anything else: the database, a bug) for the
+        event to be delivered again."""
         title_id = envelope.payload.get("title_id")
         key = envelope.payload.get("manifest_key")
         if not isinstance(title_id, str) or key != manifest_key(title_id):
             log.warning("title.encoded %s names no title's manifest: dropped", envelope.id)
-            await message.ack()
             return
         try:
             await self.publish(title_id)
@@ -108,54 +92,15 @@ class Publisher:
             log.warning("title.encoded %s: %s: dropped", envelope.id, exc.message)
         except (ValueError, KeyError) as exc:  # not a manifest (pydantic's errors included)
             log.warning("title.encoded %s: unreadable manifest: %s: dropped", envelope.id, exc)
-        except UnavailableError as exc:
-            log.warning("title.encoded %s not published yet: %s", envelope.id, exc.message)
-            await message.nak(delay=RETRY_DELAY_S)
-            return
-        except Exception:  # a bug or a database error: retried, and the consumer goes on
-            log.exception("title.encoded %s failed", envelope.id)
-            await message.nak(delay=RETRY_DELAY_S)
-            return
-        await message.ack()
-
-    async def consume(self, consumer: Consumer) -> None:
-        await consumer.start()
-        self.events_flowing = True
-        while True:
-            try:
-                batch = await consumer.fetch(FETCH_BATCH, FETCH_TIMEOUT_S)
-            except TimeoutError:  # nothing arrived (nats-py does not always say it its way)
-                continue
-            for envelope, message in batch:
-                await self.handle(envelope, message)
-
-    async def follow_events(self) -> None:
-        """Consume `title.encoded` for as long as the catalog runs, reconnecting on failure."""
-        assert self.consumer is not None
-        while True:
-            consumer = self.consumer()
-            try:
-                await self.consume(consumer)
-            except Exception:  # never die silently: say why, reconnect
-                log.exception("title.encoded consumer stopped; reconnecting")
-            finally:
-                self.events_flowing = False
-                await consumer.aclose()
-            await asyncio.sleep(self.options.consumer_retry_s)
 
     async def run(self) -> None:
-        events = None
-        if self.consumer is not None:
-            events = asyncio.create_task(self.follow_events())
-        try:
-            while True:
-                try:
-                    await self.sweep()
-                except ReelcloudError as exc:
-                    log.warning("origin sweep failed: %s", exc.message)
-                interval = self.options.sweep_interval_s
-                await asyncio.sleep(interval * 10 if self.events_flowing else interval)
-        finally:
-            if events is not None:
-                events.cancel()
-                await asyncio.gather(events, return_exceptions=True)
+        """Sweep the origin for as long as the catalog runs."""
+        while True:
+            try:
+                await self.sweep()
+            except ReelcloudError as exc:
+                log.warning("origin sweep failed: %s", exc.message)
+            except Exception:  # a database error, a bug: the next sweep may pass; never die
+                log.exception("origin sweep failed")
+            interval = self.options.sweep_interval_s
+            await asyncio.sleep(interval * 10 if self.events_up() else interval)

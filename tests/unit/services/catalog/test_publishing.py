@@ -1,7 +1,6 @@
-"""The `title.encoded` consumer, on fakes: it survives timeouts, poison events and failures of
-its connection, and acknowledges only what is published or can never be."""
+"""Publishing titles, on fakes: what an event's handler does with each outcome, and the sweep.
+(The consumer around the handler is `platform.events.EventSubscription`, tested on NATS.)"""
 
-import asyncio
 import hashlib
 
 import pytest
@@ -58,17 +57,6 @@ class FakeTitles:
         self.published.append(manifest.title_id)
 
 
-class FakeMessage:
-    def __init__(self):
-        self.outcome = None
-
-    async def ack(self):
-        self.outcome = "ack"
-
-    async def nak(self, delay=None):
-        self.outcome = ("nak", delay)
-
-
 def event(title_id, key=None):
     return Envelope(
         id=f"e-{title_id}",
@@ -82,83 +70,23 @@ def event(title_id, key=None):
     )
 
 
-class FakeConsumer:
-    """Hands out what the test scripts: batches, TimeoutErrors, or a broken connection."""
-
-    def __init__(self, script):
-        self.script = script
-        self.started = self.closed = 0
-
-    async def start(self):
-        self.started += 1
-
-    async def fetch(self, batch, timeout_s):
-        step = await self.script.get()
-        if isinstance(step, BaseException):
-            raise step
-        return step
-
-    async def aclose(self):
-        self.closed += 1
-
-
-async def until(condition, what):
-    for _ in range(2000):
-        if condition():
-            return
-        await asyncio.sleep(0.001)
-    raise AssertionError(f"never happened: {what}")
-
-
-async def handled(publisher, title_id, **kwargs):
-    message = FakeMessage()
-    await publisher.handle(event(title_id, **kwargs), message)
-    return message.outcome
-
-
-async def test_acks_what_is_published_or_never_can_be_and_retries_passing_failures():
+async def test_handled_once_published_or_never_publishable_raised_to_be_retried_otherwise():
     origin = FakeOrigin("t-1", "t-database-bug")
     titles = FakeTitles()
     publisher = Publisher(origin, titles, CatalogSettings())
-    assert await handled(publisher, "t-1") == "ack"
+    await publisher.handle_event(event("t-1"))
     assert titles.published == ["t-1"]
-    assert await handled(publisher, "t-missing") == "ack"  # a sweep finds it if it comes
-    assert await handled(publisher, "t-garbled") == "ack"
-    assert await handled(publisher, "t-1", key="../../etc/passwd") == "ack"
-    assert await handled(publisher, "t-database-bug") == ("nak", 5.0)
+    # Never publishable: handled (acknowledged); a sweep finds the title if it comes.
+    for never in (event("t-missing"), event("t-garbled"), event("t-1", key="../../etc/passwd")):
+        await publisher.handle_event(never)
+    # Passing or unknown failures raise: the subscription delivers the event again, a few
+    # times at most.
+    with pytest.raises(RuntimeError, match="a bug in the store"):
+        await publisher.handle_event(event("t-database-bug"))
     origin.down = True
-    assert await handled(publisher, "t-1") == ("nak", 5.0)
+    with pytest.raises(UnavailableError):
+        await publisher.handle_event(event("t-1"))
     assert titles.published == ["t-1"]
-
-
-async def test_the_consumer_keeps_consuming_past_timeouts_poison_and_a_lost_connection():
-    script: asyncio.Queue = asyncio.Queue()
-    consumers = []
-
-    def consumer():
-        consumers.append(FakeConsumer(script))
-        return consumers[-1]
-
-    titles = FakeTitles()
-    options = CatalogSettings(sweep_interval_s=3600, consumer_retry_s=0.001)
-    publisher = Publisher(FakeOrigin("t-1", "t-2", "t-3"), titles, options, consumer)
-    task = asyncio.create_task(publisher.follow_events())
-    try:
-        first = FakeMessage()
-        await script.put([(event("t-1"), first)])
-        await script.put(TimeoutError())  # nats-py's bare timeout on an empty fetch
-        await script.put([(event("t-missing"), FakeMessage()), (event("t-2"), FakeMessage())])
-        await until(lambda: titles.published == ["t-1", "t-2"], "t-1 then t-2 published")
-        assert first.outcome == "ack"
-        await script.put(ConnectionResetError("nats went away"))
-        await until(lambda: len(consumers) == 2, "a new consumer after the lost connection")
-        assert consumers[0].closed == 1
-        await script.put([(event("t-3"), FakeMessage())])
-        await until(lambda: titles.published == ["t-1", "t-2", "t-3"], "t-3 published")
-        assert consumers[1].started == 1
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
 
 
 async def test_the_sweep_publishes_what_the_catalog_has_not_heard_of():
