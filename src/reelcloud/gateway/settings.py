@@ -6,6 +6,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from reelcloud.gateway.http.server import Limits
 from reelcloud.platform.settings import Settings, service_options
 
 PACKAGE_DIR = Path(__file__).parent
@@ -32,8 +33,24 @@ class GatewaySettings(BaseModel):
     cors_origins: list[str] = ["http://127.0.0.1:8080", "http://localhost:8080"]
     max_header_bytes: int = Field(default=16 * 1024, gt=0)
     max_body_bytes: int = Field(default=1024 * 1024, gt=0)
+    # Slow and greedy clients (see gateway/http/server.py).
+    header_timeout_s: float = Field(default=10.0, gt=0)
+    body_timeout_s: float = Field(default=30.0, gt=0)
+    keep_alive_timeout_s: float = Field(default=60.0, gt=0)
+    max_connections_per_client: int = Field(default=256, gt=0)
     access_log: bool = True
 
     @classmethod
     def of(cls, settings: Settings) -> GatewaySettings:
         return service_options(settings, cls)
+
+    def limits(self) -> Limits:
+        """What the public listener enforces while reading requests."""
+        return Limits(
+            max_header_bytes=self.max_header_bytes,
+            max_body_bytes=self.max_body_bytes,
+            header_timeout_s=self.header_timeout_s,
+            body_timeout_s=self.body_timeout_s,
+            keep_alive_timeout_s=self.keep_alive_timeout_s,
+            max_connections_per_client=self.max_connections_per_client,
+        )

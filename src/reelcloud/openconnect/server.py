@@ -81,6 +81,7 @@ class ServerLimits:
     header_timeout_s: float = 10.0  # from a request's first byte to its last
     idle_timeout_s: float = 60.0  # keep-alive with nothing asked, or a client taking nothing
     max_connections_per_client: int = 256  # per remote address
+    linger_s: float = 2.0  # after a refusal, how long what the client still sends is read
     sweep_interval_s: float = 1.0  # how often the timeouts are checked (their resolution)
 
 
@@ -216,7 +217,10 @@ class SegmentServer:
         for connection in list(self._connections):
             if connection.closed:
                 continue
-            if connection.refused:  # its answer is queued: it has a while to take it
+            if connection.lingering:
+                if now >= connection.linger_until:
+                    connection.close()
+            elif connection.refused:  # its answer is queued: it has a while to take it
                 if connection.last_active < head_due:
                     connection.close()
             elif connection.head_since and connection.head_since < head_due:
@@ -405,6 +409,8 @@ class _Connection:
         self.in_head = False
         self.closed = False
         self.refused = False
+        self.lingering = False  # refused and answered: input is read and dropped until close
+        self.linger_until = 0.0
         self.reading = True
         self.writing = False
         self._url = b""
@@ -458,6 +464,8 @@ class _Connection:
             self.close()
             return
         self.last_active = self.loop.time()
+        if self.lingering:
+            return
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserCallbackError as exc:  # a limit, raised in a callback
@@ -523,12 +531,34 @@ class _Connection:
                 reply.file.release()
                 reply.file = None
             if not reply.keep_alive:
-                self.close()
+                if self.refused:
+                    self._linger()
+                else:
+                    self.close()
                 return
         if self.writing:
             self.loop.remove_writer(self.fd)
             self.writing = False
         if not self.reading and not self.closed and not self.refused:
+            self.loop.add_reader(self.fd, self._on_readable)
+            self.reading = True
+
+    def _linger(self) -> None:
+        """Close after a refusal without losing it: closing a socket with unread input sends
+        a reset, and the client's TCP then drops the answer it had not read. So send FIN
+        after the answer, read and drop what still comes, and close when the client does or
+        after `linger_s` (as nginx's lingering close)."""
+        try:
+            self.sock.shutdown(socket.SHUT_WR)
+        except OSError:
+            self.close()
+            return
+        self.lingering = True
+        self.linger_until = self.loop.time() + self.limits.linger_s
+        if self.writing:
+            self.loop.remove_writer(self.fd)
+            self.writing = False
+        if not self.reading:
             self.loop.add_reader(self.fd, self._on_readable)
             self.reading = True
 

@@ -4,6 +4,14 @@ Keep-alive and pipelining (requests on one connection are answered in order), li
 request line, headers and body enforced while parsing (414, 431, 413 before the body is read),
 and malformed input answered 400 and closed. Bodies are buffered: the gateway carries small API
 payloads; video goes straight from OCAs to clients.
+
+Slow and greedy clients cannot hold the server: a request head must arrive whole within
+`header_timeout_s` (counted from its first byte, or from the opening for a connection's first
+request) and its body within `body_timeout_s` more, else 408 and close (a silent close when
+nothing came at all); a keep-alive connection idle for `keep_alive_timeout_s` is closed; one
+client address may hold `max_connections_per_client` connections, and one more is answered
+429 with Retry-After and closed. A single sweep per server checks every connection once a
+`sweep_interval_s`: the per-request path only notes the time a request began.
 """
 
 from __future__ import annotations
@@ -19,6 +27,7 @@ from urllib.parse import unquote_to_bytes
 import httptools
 
 from reelcloud.gateway.http.messages import Headers, Request, Response, serialize
+from reelcloud.platform.validation import MAX_DIGITS
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +43,55 @@ class Limits:
     max_body_bytes: int = 1024 * 1024
     max_pipelined: int = 16
     keep_alive_timeout_s: float = 60.0
+    header_timeout_s: float = 10.0  # a request's first byte to the end of its head
+    body_timeout_s: float = 30.0  # then the end of its body
+    max_connections_per_client: int = 256  # per socket peer address
+    linger_s: float = 2.0  # after a refusal, how long what the client still sends is read
+    sweep_interval_s: float = 1.0  # how often timeouts are checked (their resolution)
+
+
+class Connections:
+    """The open connections of one server, by client address, and the sweep that times them
+    out: one timer for the server, not one per connection or request."""
+
+    def __init__(self, limits: Limits) -> None:
+        self.limits = limits
+        self.open: set[HttpServerProtocol] = set()
+        self.per_client: dict[str, int] = {}
+        self.refused = 0  # connections over the per-client cap
+        self.timed_out = 0  # closed by a header, body or keep-alive timeout
+        self._sweeper: asyncio.TimerHandle | None = None
+
+    def admit(self, connection: HttpServerProtocol, peer: str) -> bool:
+        held = self.per_client.get(peer, 0)
+        if held >= self.limits.max_connections_per_client:
+            self.refused += 1
+            return False
+        self.per_client[peer] = held + 1
+        self.open.add(connection)
+        if self._sweeper is None:
+            self._schedule(connection._loop)
+        return True
+
+    def forget(self, connection: HttpServerProtocol, peer: str) -> None:
+        self.open.discard(connection)
+        held = self.per_client.get(peer, 0) - 1
+        if held > 0:
+            self.per_client[peer] = held
+        else:
+            self.per_client.pop(peer, None)
+
+    def _schedule(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._sweeper = loop.call_later(self.limits.sweep_interval_s, self._sweep, loop)
+
+    def _sweep(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._sweeper = None
+        now = loop.time()
+        for connection in list(self.open):
+            if connection.check_timeouts(now):
+                self.timed_out += 1
+        if self.open:  # else the next connection admitted starts it again
+            self._schedule(loop)
 
 
 # Method names as str without a decode per request (others are decoded as they come).
@@ -46,11 +104,19 @@ class _Refuse(Exception):
 
 
 class HttpServerProtocol(asyncio.Protocol):
-    def __init__(self, handler: Handler, rejected: Rejected, limits: Limits) -> None:
+    def __init__(
+        self,
+        handler: Handler,
+        rejected: Rejected,
+        limits: Limits,
+        connections: Connections | None = None,
+    ) -> None:
         self._loop = asyncio.get_running_loop()
         self._handler = handler
         self._rejected = rejected
         self._limits = limits
+        self._connections = connections or Connections(limits)
+        self._admitted = False
         self._parser = httptools.HttpRequestParser(self)
         self._transport: asyncio.Transport | None = None
         self._peer = ""
@@ -61,9 +127,13 @@ class HttpServerProtocol(asyncio.Protocol):
         self._waiter: asyncio.Future[None] | None = None
         self._refusal: Response | None = None  # answered once the requests before it are
         self._closing = False
+        self._linger_until = 0.0  # closing after a refusal: the socket is closed then
         self._paused = False  # reading paused by us (not asked of the transport per request)
-        self._idle: asyncio.TimerHandle | None = None
-        self._last_active = 0.0
+        self._last_active = 0.0  # when the worker last went idle
+        # When the request being read began (0.0 between requests), and how far it has come:
+        # 0 nothing of it yet, 1 in its head, 2 in its body.
+        self._read_since = 0.0
+        self._phase = 0
         self._reset()
 
     def _reset(self) -> None:
@@ -80,12 +150,22 @@ class HttpServerProtocol(asyncio.Protocol):
         self._transport = cast(asyncio.Transport, transport)
         peer = transport.get_extra_info("peername")
         self._peer = peer[0] if peer else ""
-        self._arm_idle()
+        if not self._connections.admit(self, self._peer):
+            response = self._rejected(
+                429, "too_many_connections", "this address has too many connections open"
+            )
+            response.set_header(b"retry-after", b"1")
+            self._write(response, keep_alive=False)
+            self._close()
+            return
+        self._admitted = True
+        self._last_active = self._read_since = self._loop.time()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._closing = True
-        if self._idle is not None:
-            self._idle.cancel()
+        if self._admitted:
+            self._admitted = False
+            self._connections.forget(self, self._peer)
         if self._worker is not None:
             self._worker.cancel()
 
@@ -111,6 +191,9 @@ class HttpServerProtocol(asyncio.Protocol):
 
     def on_message_begin(self) -> None:
         self._reset()
+        if not self._read_since:  # set at the opening for a connection's first request
+            self._read_since = self._loop.time()
+        self._phase = 1
 
     def on_url(self, url: bytes) -> None:
         self._url += url
@@ -125,12 +208,13 @@ class HttpServerProtocol(asyncio.Protocol):
         self._headers.append((name, value))
         if (
             name == b"content-length"
-            and value.isdigit()
-            and int(value) > self._limits.max_body_bytes
+            and value.isdigit()  # ASCII digits (bytes); anything else the parser refuses
+            and (len(value) > MAX_DIGITS or int(value) > self._limits.max_body_bytes)
         ):  # refused before the body is read
             raise _Refuse(413, "payload_too_large", "request body is too large")
 
     def on_headers_complete(self) -> None:
+        self._phase = 2
         if self._parser.should_upgrade():
             raise _Refuse(400, "bad_request", "protocol upgrades are not supported")
 
@@ -141,6 +225,8 @@ class HttpServerProtocol(asyncio.Protocol):
         self._body.append(body)
 
     def on_message_complete(self) -> None:
+        self._read_since = 0.0
+        self._phase = 0
         target = self._url
         raw_path, _, query = target.partition(b"?")
         path_bytes = unquote_to_bytes(raw_path) if b"%" in raw_path else raw_path
@@ -176,9 +262,9 @@ class HttpServerProtocol(asyncio.Protocol):
             if not self._queue:
                 if self._refusal is not None:
                     self._write(self._refusal, keep_alive=False)
-                    self._close()
+                    self._linger()
                     return
-                self._arm_idle()
+                self._last_active = loop.time()
                 self._waiter = loop.create_future()
                 await self._waiter
                 self._waiter = None
@@ -220,25 +306,53 @@ class HttpServerProtocol(asyncio.Protocol):
         if self._transport is not None:
             self._transport.close()
 
-    def _arm_idle(self) -> None:
-        """Note activity; one timer per connection checks it (re-arming a timer for every
-        request would cost more than the check)."""
-        loop = self._loop
-        self._last_active = loop.time()
-        if self._idle is None and not self._closing:
-            self._idle = loop.call_later(self._limits.keep_alive_timeout_s, self._check_idle)
+    def _linger(self) -> None:
+        """Close after a refusal without losing it: closing a socket with unread input sends
+        a reset, and the client's TCP then drops the answer it had not read. So send FIN
+        after the answer, read and drop what still comes, and close when the client does or
+        after `linger_s` (as nginx's lingering close)."""
+        transport = self._transport
+        if transport is None or not transport.can_write_eof():
+            self._close()
+            return
+        self._closing = True  # data_received drops input from now on
+        self._linger_until = self._loop.time() + self._limits.linger_s
+        transport.write_eof()
+        if self._paused:
+            self._paused = False
+            transport.resume_reading()
 
-    def _check_idle(self) -> None:
-        self._idle = None
-        loop = self._loop
-        idle_for = loop.time() - self._last_active
+    def check_timeouts(self, now: float) -> bool:
+        """Called by the sweep: close (or answer 408) a connection too slow to send its
+        request or idle too long; True when it was."""
+        if self._closing:
+            if self._linger_until and now >= self._linger_until and self._transport is not None:
+                self._linger_until = 0.0
+                self._transport.close()
+            return False
+        limits = self._limits
+        since = self._read_since
+        if since:
+            allowed = limits.header_timeout_s
+            if self._phase == 2:
+                allowed += limits.body_timeout_s
+            if now - since < allowed:
+                return False
+            if self._refusal is not None:  # refused already: its answer had its chance
+                if now - since >= 2 * allowed:
+                    self._close()
+                return False
+            if self._phase == 0:  # not a byte of it came: nothing to answer
+                self._close()
+            else:  # answered after the requests before it, then closed
+                self._refuse(408, "request_timeout", "the request took too long to arrive")
+            return True
         # Busy: requests waiting, or the worker is answering one (it is not parked on _waiter).
         busy = bool(self._queue) or (self._worker is not None and self._waiter is None)
-        if idle_for >= self._limits.keep_alive_timeout_s and not busy:
+        if not busy and now - self._last_active >= limits.keep_alive_timeout_s:
             self._close()
-        elif not self._closing:
-            wait = max(0.1, self._limits.keep_alive_timeout_s - idle_for)
-            self._idle = loop.call_later(wait, self._check_idle)
+            return True
+        return False
 
 
 async def start_server(
@@ -249,10 +363,12 @@ async def start_server(
     port: int,
     limits: Limits,
     reuse_port: bool = False,
+    connections: Connections | None = None,  # given to look at them (tests, stats)
 ) -> asyncio.Server:
     loop = asyncio.get_running_loop()
+    connections = connections or Connections(limits)
     return await loop.create_server(
-        lambda: HttpServerProtocol(handler, rejected, limits),
+        lambda: HttpServerProtocol(handler, rejected, limits, connections),
         host,
         port,
         reuse_port=reuse_port,
