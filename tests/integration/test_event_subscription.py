@@ -114,13 +114,17 @@ async def healthz(http, service):
         return reply.status
 
 
-async def restarts(http, service):
+async def metric(http, service, name):
     async with http.get(service.url + "/metrics") as reply:
         text = await reply.text()
     for line in text.splitlines():
-        if line.startswith('reelcloud_events_consumer_restarts_total{consumer="drill"}'):
+        if line.startswith(name + '{consumer="drill"} '):
             return float(line.split()[-1])
     return 0.0
+
+
+async def restarts(http, service):
+    return await metric(http, service, "reelcloud_events_consumer_restarts_total")
 
 
 # ---- tests --------------------------------------------------------------------------------------
@@ -192,6 +196,7 @@ async def test_a_killed_consumer_is_restarted_and_readyz_is_503_while_it_is_down
     assert subscription.name in body["error"]["message"]
     assert body["checks"][subscription.name] != "ok"
     assert await healthz(http, service) == 200
+    assert await metric(http, service, "reelcloud_events_consumer_up") == 0
 
     # Killed while NATS is away: it restarts, and keeps trying until NATS is back.
     assert subscription.supervised.kill()
@@ -202,6 +207,7 @@ async def test_a_killed_consumer_is_restarted_and_readyz_is_503_while_it_is_down
         lambda: _is_ready(http, service), what="/readyz is 200 again once the consumer is back"
     )
     assert await restarts(http, service) >= 1  # on /metrics
+    assert await metric(http, service, "reelcloud_events_consumer_up") == 1
     producer.publish(Drill(n=2))
     await wait_for(lambda: handled[-1:] == [2], what=lambda: f"the next event is handled {handled}")
     assert handled.count(1) == 1

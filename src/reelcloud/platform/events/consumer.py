@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections.abc import Callable
 
 import nats
 from nats.aio.client import Client as NatsClient
@@ -30,6 +31,7 @@ class EventConsumer:
         subject: str = f"{SUBJECT_PREFIX}.>",
         max_deliver: int = -1,
         ack_wait_s: float = 30.0,
+        on_connection: Callable[[bool], None] = lambda connected: None,
     ) -> None:
         self._url = nats_url
         self.durable = durable
@@ -43,8 +45,15 @@ class EventConsumer:
             max_deliver=max_deliver,  # the server's own stop, should the reader die each time
             ack_wait=ack_wait_s,
         )
+        self._on_connection = on_connection  # told when NATS goes away and comes back
         self._nc: NatsClient | None = None
         self._sub: JetStreamContext.PullSubscription | None = None
+
+    async def _disconnected(self) -> None:
+        self._on_connection(False)
+
+    async def _reconnected(self) -> None:
+        self._on_connection(True)
 
     @property
     def connected(self) -> bool:
@@ -57,8 +66,8 @@ class EventConsumer:
             max_reconnect_attempts=-1,
             reconnect_time_wait=0.5,
             error_cb=_quiet,
-            disconnected_cb=_quiet_event,
-            reconnected_cb=_quiet_event,
+            disconnected_cb=self._disconnected,
+            reconnected_cb=self._reconnected,
         )
         js = self._nc.jetstream()
         await ensure_stream(js)
@@ -102,7 +111,3 @@ class EventConsumer:
 
 async def _quiet(exc: Exception) -> None:
     log.debug("NATS: %s", exc)
-
-
-async def _quiet_event() -> None:
-    return None

@@ -71,7 +71,6 @@ class EventSubscription:
         self.supervised = Supervised(
             self.name, self._consume, label=durable, metrics=self.metrics, backoff=backoff
         )
-        self._consumer: EventConsumer | None = None
         self.handled = 0
         self.poisoned = 0
 
@@ -83,16 +82,19 @@ class EventSubscription:
 
     def problem(self) -> str | None:
         """None while consuming, else why not (for `/readyz`)."""
-        consumer = self._consumer
-        if self.supervised.is_up() and consumer is not None and not consumer.connected:
-            return f"{self.name} is down: disconnected from NATS"
         return self.supervised.problem()
 
     async def _consume(self, supervised: Supervised) -> None:
+        def connection(connected: bool) -> None:
+            if connected:
+                supervised.ready()
+            else:
+                supervised.not_ready("disconnected from NATS")
+
         consumer = EventConsumer(
-            self._url, self.durable, subject=self.subject, max_deliver=self.max_deliveries
-        )
-        self._consumer = consumer
+            self._url, self.durable, subject=self.subject, max_deliver=self.max_deliveries,
+            on_connection=connection,
+        )  # fmt: skip
         try:
             await consumer.start()
             supervised.ready()
@@ -103,7 +105,6 @@ class EventSubscription:
                 for message in messages:
                     await self._handle(message)
         finally:
-            self._consumer = None
             await consumer.aclose()
 
     async def _handle(self, message: Msg) -> None:
