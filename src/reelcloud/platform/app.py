@@ -27,6 +27,7 @@ from aiohttp import web
 from reelcloud import __version__
 from reelcloud.platform import faults
 from reelcloud.platform.admin import ADMIN_PASSWORD
+from reelcloud.platform.database import database_unavailable
 from reelcloud.platform.discovery import DiscoveryClient, registry_authorization
 from reelcloud.platform.discovery.client import order_by_zone
 from reelcloud.platform.errors import ReelcloudError
@@ -123,7 +124,11 @@ async def _error_middleware(request: web.Request, handler: Handler) -> web.Strea
         code = _HTTP_CODES.get(exc.status, "http_error")
         message = exc.reason if exc.status != 413 else "request body is larger than allowed"
         return error_response(exc.status, code, message)
-    except Exception:
+    except Exception as exc:
+        unavailable = database_unavailable(exc, request.app[STATE].settings.service)
+        if unavailable is not None:  # a 503 to try again, not a 500 (platform.database)
+            log.warning("%s %s: %s: %r", request.method, request.path, unavailable.message, exc)
+            return error_response(503, unavailable.code, unavailable.message)
         log.exception("unhandled error in %s %s", request.method, request.path)
         return error_response(500, "internal", "internal error")
 

@@ -22,6 +22,10 @@
 Every error carries an HTTP status and a short machine-readable code, so the boundary
 (`platform.app`) renders `{"error": {"code", "message"}}` without a table of special cases.
 Lower-level errors are translated where they cross into the platform, chained with `from exc`.
+
+`message` is what a client is shown: it names no instance, address, internal method, query or
+file. What only the logs should see stays in `str(error)` (`internal`): a call's target and the
+callee's words for an RPC error, the exception a failed command raised.
 """
 
 from __future__ import annotations
@@ -33,8 +37,8 @@ class ReelcloudError(Exception):
     status: int = 500
     code: str = "internal"
 
-    def __init__(self, message: str, *, code: str | None = None) -> None:
-        super().__init__(message)
+    def __init__(self, message: str, *, code: str | None = None, internal: str = "") -> None:
+        super().__init__(internal or message)
         self.message = message
         if code is not None:
             self.code = code
@@ -112,7 +116,13 @@ class BulkheadRejectedError(CommandError):
 
 
 class CommandFailedError(CommandError):
+    """The call raised: what it raised is for the logs (`str()`), not for the client."""
+
     code = "dependency_failed"
+
+    def __init__(self, command: str, message: str) -> None:
+        super().__init__(command, message)
+        self.message = f"{command}: the call failed"
 
 
 class EngineError(ReelcloudError):

@@ -14,6 +14,7 @@ from grpc_health.v1.health import aio as health_aio
 from grpc_reflection.v1alpha import reflection
 
 from reelcloud.platform import faults
+from reelcloud.platform.database import database_unavailable
 from reelcloud.platform.errors import ReelcloudError
 from reelcloud.platform.logging import request_id_var
 from reelcloud.platform.rpc.context import FAULT_KEY, REQUEST_ID_KEY, fault_header, inbound_deadline
@@ -27,7 +28,9 @@ AddServicer = Callable[[Any, grpc.aio.Server], None]
 class _CallContextInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
     """Around every unary handler: set the request id, the deadline and the fault header for
     the calls it makes, inject the faults asked of this service (when enabled), and turn
-    platform errors into status codes."""
+    platform errors into status codes. A database that cannot be reached is UNAVAILABLE;
+    anything else unexpected is logged and answered INTERNAL "internal error", so no
+    exception text (a query, a path) crosses to the caller."""
 
     def __init__(self, service: str, fault_injection: bool) -> None:
         self.service = service
@@ -57,6 +60,15 @@ class _CallContextInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
                 return await inner(request, context)
             except ReelcloudError as exc:
                 await context.abort(to_grpc(exc), exc.message)
+            except grpc.aio.AbortError:
+                raise  # the handler aborted the call itself, with its own status
+            except Exception as exc:
+                unavailable = database_unavailable(exc, self.service or "service")
+                if unavailable is not None:
+                    log.warning("%s: %s: %r", details.method, unavailable.message, exc)
+                    await context.abort(grpc.StatusCode.UNAVAILABLE, unavailable.message)
+                log.exception("gRPC handler %s failed", details.method)
+                await context.abort(grpc.StatusCode.INTERNAL, "internal error")
             finally:
                 fault_header.reset(tokens[2])
                 inbound_deadline.reset(tokens[1])

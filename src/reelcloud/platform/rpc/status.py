@@ -46,9 +46,44 @@ _FROM_STATUS: dict[grpc.StatusCode, type[ReelcloudError]] = {
 }
 
 
+# The callee's own words are passed on for request errors (they are the platform's messages,
+# meant for the client: "no such title"); for the others they may be the transport's, naming
+# addresses ("failed to connect to all addresses; ipv4:127.0.0.1:…"), so a plain one is said.
+_CALLEE_SPEAKS = frozenset(
+    {
+        grpc.StatusCode.INVALID_ARGUMENT,
+        grpc.StatusCode.FAILED_PRECONDITION,
+        grpc.StatusCode.OUT_OF_RANGE,
+        grpc.StatusCode.NOT_FOUND,
+        grpc.StatusCode.PERMISSION_DENIED,
+        grpc.StatusCode.UNAUTHENTICATED,
+        grpc.StatusCode.ALREADY_EXISTS,
+        grpc.StatusCode.ABORTED,
+    }
+)
+
+
 def from_grpc(error: grpc.aio.AioRpcError, target: str) -> ReelcloudError:
-    cls = _FROM_STATUS.get(error.code(), RemoteError)
-    return cls(f"{target}: {error.code().name}: {error.details() or ''}".rstrip(": "))
+    """The platform error for a failed call to `target` ("service/Method@instance"): the
+    client is shown what the callee said of its request, or that the service failed; the
+    target and the status stay in `str()` for the logs."""
+    code = error.code()
+    details = error.details() or ""
+    service = target.split("/", 1)[0]
+    if code in _CALLEE_SPEAKS and details:
+        message = details
+    elif code is grpc.StatusCode.DEADLINE_EXCEEDED:
+        message = f"{service} did not answer in time"
+    elif code in (
+        grpc.StatusCode.UNAVAILABLE,
+        grpc.StatusCode.RESOURCE_EXHAUSTED,
+        grpc.StatusCode.CANCELLED,
+    ):
+        message = f"{service} is unavailable"
+    else:
+        message = f"{service} failed"
+    cls = _FROM_STATUS.get(code, RemoteError)
+    return cls(message, internal=f"{target}: {code.name}: {details}".rstrip(": "))
 
 
 def to_grpc(error: ReelcloudError) -> grpc.StatusCode:
