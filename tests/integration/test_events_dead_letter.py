@@ -131,7 +131,8 @@ async def test_an_oversized_event_mid_stream_is_dead_lettered_and_the_rest_arriv
 
 async def test_a_restart_with_a_poisoned_spool_replays_around_the_poison(nats_server, tmp_path):
     # A spool as an older version left it: an event larger than NATS takes, a line that is
-    # no envelope, and one whose type makes no subject, between good events.
+    # no envelope, and one whose type makes no subject, between good events; the last line
+    # torn by a crash.
     spool = tmp_path / "spool"
     spool.mkdir()
 
@@ -147,7 +148,8 @@ async def test_a_restart_with_a_poisoned_spool_replays_around_the_poison(nats_se
     lines[100] = envelope(100, payload={"n": 100, "note": "x" * BIG})
     lines[150] = b'{"half an envelope'
     lines[200] = envelope(200, type="test.bad subject")
-    (spool / "spool.jsonl").write_bytes(b"".join(line + b"\n" for line in lines))
+    torn = b'{"id": "old-300", "type": "test.ti'  # the old process died mid-write
+    (spool / "spool.jsonl").write_bytes(b"".join(line + b"\n" for line in lines) + torn)
 
     producer = EventProducer(nats_server.url, producer_id="p-old", spool_dir=spool)
     await producer.start()
@@ -167,10 +169,13 @@ async def test_a_restart_with_a_poisoned_spool_replays_around_the_poison(nats_se
         ("max_payload", "old-100"),
         ("unreadable", ""),
         ("invalid_subject", "old-200"),
+        ("unreadable", ""),
     ]
     assert letters[1]["raw"] == '{"half an envelope'
-    for reason in ("max_payload", "unreadable", "invalid_subject"):
-        assert dead_lettered(producer, reason) == 1
+    assert letters[3]["raw"] == torn.decode()
+    assert dead_lettered(producer, "max_payload") == 1
+    assert dead_lettered(producer, "invalid_subject") == 1
+    assert dead_lettered(producer, "unreadable") == 2
     assert not (spool / "spool.jsonl").exists()
 
 

@@ -270,7 +270,7 @@ class EventProducer:
                 done = await self._send([_from_spool(line) for line, _ in entries])
                 if done:
                     self._spool.commit(entries[done - 1][1])
-                if done < len(entries):
+                if done < len(entries) or not entries:  # none: a line being torn; no spin
                     await asyncio.sleep(self._retry_wait_s)
                 continue
             if not self._buffer:

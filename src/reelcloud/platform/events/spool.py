@@ -30,6 +30,16 @@ class Spool:
         self._offset = int(self._offset_file.read_text() or 0) if self._offset_file.exists() else 0
         self._size = self._data.stat().st_size if self._data.exists() else 0
         self.spooled = 0
+        if self._size and self._last_byte() != b"\n":
+            # A torn last line (a crash mid-write): end it, so that it is a line of its own
+            # (dead-lettered as unreadable) instead of the start of the next event appended.
+            self.append([b""])
+            self.spooled = 0
+
+    def _last_byte(self) -> bytes:
+        with open(self._data, "rb") as spool:
+            spool.seek(-1, os.SEEK_END)
+            return spool.read(1)
 
     @property
     def offset(self) -> int:

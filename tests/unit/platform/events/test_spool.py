@@ -16,12 +16,16 @@ def test_spool_replays_in_order_and_empties_itself(tmp_path):
     assert not (tmp_path / "spool.jsonl").exists()
 
 
-def test_spool_ignores_a_torn_last_line(tmp_path):
+def test_a_torn_last_line_is_ended_at_open_so_the_next_event_stays_whole(tmp_path):
     spool = Spool(tmp_path)
     spool.append([b"whole"])
     with open(tmp_path / "spool.jsonl", "ab") as f:
-        f.write(b"half-writ")
-    assert Spool(tmp_path).read(10) == [(b"whole", 6)]
+        f.write(b"half-writ")  # a crash mid-write
+    assert spool.read(10) == [(b"whole", 6)]  # a line not ended yet is not read
+    reopened = Spool(tmp_path)
+    reopened.append([b"next"])
+    # The torn line is its own line (the producer dead-letters it as unreadable).
+    assert [line for line, _ in reopened.read(10)] == [b"whole", b"half-writ", b"next"]
 
 
 def test_a_read_stops_after_its_byte_budget_but_returns_at_least_one_event(tmp_path):
