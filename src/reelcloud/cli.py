@@ -90,6 +90,9 @@ def _print_status(status: dict[str, Any], out: Console = console) -> None:
             str(i["restarts"]),
         )
     out.print(table)
+    for i in status["instances"]:
+        if str(i["health"]).startswith("not-ready"):  # a consumer or dependency is down: say which
+            out.print(f"[yellow]{_short_instance_id(i['id'])}[/] {i['health']}", highlight=False)
     engines = Table(box=box.SIMPLE, pad_edge=False)
     engines.add_column("engine", no_wrap=True)
     engines.add_column("url", overflow="fold")

@@ -72,6 +72,16 @@ def test_status_fits_80_columns_with_every_instance_named_in_full():
     assert "OUT_OF_SVC" in text
 
 
+def test_status_says_why_an_instance_is_not_ready():
+    status = a_status()
+    status["instances"][0]["health"] = "not-ready (consumer title.encoded: down)"
+    buffer = io.StringIO()
+    cli._print_status(status, Console(file=buffer, width=80, color_system=None))
+    text = buffer.getvalue()
+    assert "gateway:1 not-ready (consumer title.encoded: down)" in text
+    assert text.count("not-ready") == 2  # in the table, and the line that says why
+
+
 def test_play_with_a_data_dir_where_nothing_runs_says_so(tmp_path: Path):
     settings = cli._settings(tmp_path)
     with pytest.raises(ReelcloudError, match="no platform is running"):

@@ -413,12 +413,19 @@ class Supervisor:
         return statuses, peers
 
     async def _health(self, address: str) -> str:
+        """ok | not-ready (why: a consumer down, a dependency…) | failing (why) | unknown."""
         if not address or self._http is None:
             return "unknown"
         try:
             async with self._http.get(f"http://{address}/healthz") as response:
-                return "ok" if response.status == 200 else f"failing ({response.status})"
-        except (aiohttp.ClientError, TimeoutError) as exc:
+                if response.status != 200:
+                    return f"failing ({response.status})"
+            async with self._http.get(f"http://{address}/readyz") as response:
+                if response.status == 200:
+                    return "ok"
+                body = await response.json(content_type=None)
+                return f"not-ready ({body['error']['message']})"
+        except (aiohttp.ClientError, TimeoutError, ValueError, KeyError, TypeError) as exc:
             return f"failing ({type(exc).__name__})"
 
     async def status(self) -> dict[str, Any]:
