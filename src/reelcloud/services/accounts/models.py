@@ -7,21 +7,30 @@ import math
 from dataclasses import dataclass
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from reelcloud.platform.countries import is_country
 from reelcloud.platform.errors import UnavailableError
+from reelcloud.platform.validation import Text
 from reelcloud.services.accounts.plans import PLANS, Plan
 
-
-def _no_nul(value: object) -> object:
-    # PostgreSQL text cannot hold NUL: refused here as a 400, not by the database as a 500.
-    # Before the field's own checks, so the message names the NUL, not a pattern it broke.
-    if isinstance(value, str) and "\x00" in value:
-        raise ValueError("must not contain a NUL character")
-    return value
+# Every text field is `Text`: no control characters (PostgreSQL cannot hold NUL) and no lone
+# surrogates, refused here as a 400 naming the field, not by the database as a 500.
 
 
-Text = Annotated[str, BeforeValidator(_no_nul)]
+def _country(value: str) -> str:
+    code = value.upper()
+    if not is_country(code):
+        raise ValueError("must be an ISO 3166-1 alpha-2 country code, such as US or IE")
+    return code
+
+
+# An address: one "@", no spaces, a dot in the domain (what mail can be sent to, roughly);
+# RFC 5321 bounds it to 254 characters, and its local part to 64.
+Email = Annotated[
+    Text, Field(min_length=3, max_length=254, pattern=r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
+]
+Country = Annotated[Text, Field(pattern=r"^[A-Za-z]{2}$"), AfterValidator(_country)]
 PlanName = Literal["basic", "standard", "premium"]
 
 
@@ -33,15 +42,16 @@ class _Body(BaseModel):
 
 
 class Login(_Body):
-    email: Text = Field(min_length=3, max_length=254)
+    # Any address a member could have signed up with (one "@"): a wrong one is a 401.
+    email: Text = Field(min_length=3, max_length=254, pattern=r"^[^@]+@[^@]+$")
     password: Text = Field(min_length=1, max_length=1024)
 
 
 class Signup(_Body):
-    email: Text = Field(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    email: Email
     password: Text = Field(min_length=8, max_length=1024)
     name: Text = Field(min_length=1, max_length=100)
-    country: Text = Field(pattern=r"^[A-Za-z]{2}$")
+    country: Country  # upper case once validated
     plan: PlanName = "standard"
 
 

@@ -15,17 +15,17 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from aiohttp import web
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from reelcloud.platform.app import STATE, add_readiness_check, create_service_app
 from reelcloud.platform.database import open_database
 from reelcloud.platform.discovery import ServiceHttpClient
-from reelcloud.platform.errors import BadRequestError
 from reelcloud.platform.events import EventMetrics, EventSubscription
 from reelcloud.platform.openapi import Operation, Parameter, Raw, serve_fragment
 from reelcloud.platform.origin import PublishedTitles
 from reelcloud.platform.settings import Settings, service_options
 from reelcloud.platform.storage import ObjectStore
+from reelcloud.platform.validation import parse_query
 from reelcloud.rpc import catalog_pb2, catalog_pb2_grpc
 from reelcloud.services.catalog.artwork import ArtworkCache
 from reelcloud.services.catalog.models import (
@@ -79,11 +79,7 @@ def _json(model: BaseModel) -> web.Response:
 
 
 async def browse(request: web.Request) -> web.Response:
-    try:
-        query = BrowseQuery.model_validate(dict(request.query))
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        raise BadRequestError(f"{'.'.join(map(str, first['loc']))}: {first['msg']}") from exc
+    query = parse_query(BrowseQuery, request.query, "query")
     return _json(await request.app[SERVICE].browse(query))
 
 

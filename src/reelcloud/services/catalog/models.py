@@ -6,11 +6,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from reelcloud.platform.assets import AssetFile
+from reelcloud.platform.countries import is_country
+from reelcloud.platform.validation import Text
 
 # "available": some fresh, healthy OCA holds every file a play needs; "coming_soon": listed, not
 # playable yet (being filled, or its OCAs are away). Listed as available means playable.
@@ -22,12 +24,23 @@ COMING_SOON: Availability = "coming_soon"
 # ---- GET /api/catalog/titles[/{id}] ------------------------------------------------------------
 
 
+def _country_or_none(value: str) -> str:
+    code = value.upper()
+    if code and not is_country(code):
+        raise ValueError("must be an ISO 3166-1 alpha-2 country code, such as US or IE")
+    return code
+
+
 class BrowseQuery(BaseModel):
+    """The query parameters, as `Text`: a NUL or another control character is a 400 naming
+    the parameter (PostgreSQL refuses NUL in text: it was a 500)."""
+
     model_config = ConfigDict(frozen=True, extra="ignore")
 
-    q: str = Field(default="", max_length=200)  # a case-insensitive match on the name
-    country: str = Field(default="", max_length=2)  # only titles licensed there now
-    genre: str = Field(default="", max_length=100)
+    q: Text = Field(default="", max_length=200)  # a case-insensitive match on the name
+    # Only titles licensed there now; upper case once validated.
+    country: Annotated[Text, Field(max_length=2), AfterValidator(_country_or_none)] = ""
+    genre: Text = Field(default="", max_length=100)
 
 
 class PublicTitle(BaseModel):
