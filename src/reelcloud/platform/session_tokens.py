@@ -11,12 +11,15 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 import time
 from typing import Any
 
 import orjson
 
 from reelcloud.platform.errors import UnauthenticatedError
+
+_TOKEN = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
 
 
 class InvalidTokenError(UnauthenticatedError):
@@ -49,7 +52,10 @@ def issue(
 
 
 def verify(secret: str, token: str, *, now: float | None = None) -> dict[str, Any]:
-    if len(token) > 4096 or token.count(".") != 1:
+    # Two base64url parts, nothing else: base64's decoder skips foreign characters, so without
+    # this one token had many spellings ("%=" inserted anywhere still verified), and a lone
+    # surrogate failed to encode (a 500).
+    if len(token) > 4096 or not _TOKEN.fullmatch(token):
         raise InvalidTokenError("malformed session token")
     payload, signature = token.split(".")
     expected = hmac.new(secret.encode(), payload.encode(), hashlib.sha256).digest()
@@ -58,7 +64,7 @@ def verify(secret: str, token: str, *, now: float | None = None) -> dict[str, An
         claims = orjson.loads(_unb64(payload))
     except (ValueError, orjson.JSONDecodeError):
         raise InvalidTokenError("malformed session token") from None
-    if not hmac.compare_digest(expected, given):
+    if _b64(given) != signature or not hmac.compare_digest(expected, given):
         raise InvalidTokenError("session token signature does not match")
     if not isinstance(claims, dict) or not isinstance(claims.get("sub"), str):
         raise InvalidTokenError("session token has no member")

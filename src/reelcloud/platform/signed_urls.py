@@ -91,7 +91,9 @@ class UrlSigner:
         """The grant a token carries for `scope`; SignatureError when it is not genuine. Expiry
         and network are checked by `Grant.allows`, so a verified token can be cached."""
         parts = token.split(SEPARATOR)
-        if len(parts) != 4:
+        # A token and a title id are ASCII: anything else (a lone surrogate would fail to
+        # encode for the HMAC) is not a signed URL.
+        if len(parts) != 4 or not token.isascii() or not scope.isascii():
             raise SignatureError("the URL is not signed")
         kid, expires_text, written, signature = parts
         secret = self._keys.get(kid)
