@@ -53,4 +53,5 @@ class GatewaySettings(BaseModel):
             body_timeout_s=self.body_timeout_s,
             keep_alive_timeout_s=self.keep_alive_timeout_s,
             max_connections_per_client=self.max_connections_per_client,
+            uncapped_clients=frozenset(self.trusted_proxies),
         )

@@ -46,6 +46,8 @@ class Limits:
     header_timeout_s: float = 10.0  # a request's first byte to the end of its head
     body_timeout_s: float = 30.0  # then the end of its body
     max_connections_per_client: int = 256  # per socket peer address
+    # Peers the cap does not apply to: trusted proxies carry many clients' connections.
+    uncapped_clients: frozenset[str] = frozenset()
     linger_s: float = 2.0  # after a refusal, how long what the client still sends is read
     sweep_interval_s: float = 1.0  # how often timeouts are checked (their resolution)
 
@@ -64,7 +66,10 @@ class Connections:
 
     def admit(self, connection: HttpServerProtocol, peer: str) -> bool:
         held = self.per_client.get(peer, 0)
-        if held >= self.limits.max_connections_per_client:
+        if (
+            held >= self.limits.max_connections_per_client
+            and peer not in self.limits.uncapped_clients
+        ):
             self.refused += 1
             return False
         self.per_client[peer] = held + 1

@@ -57,7 +57,7 @@ class Running:
 async def start():
     servers: list[asyncio.Server] = []
 
-    async def start(**changes: float) -> Running:
+    async def start(**changes: object) -> Running:
         # Short timeouts and a fast sweep keep the tests quick (the defaults: 10 s, 30 s, 1 s).
         limits = Limits(**{"header_timeout_s": 0.5, "sweep_interval_s": 0.05, **changes})
         connections = Connections(limits)
@@ -199,6 +199,17 @@ async def test_one_address_gets_at_most_its_cap_and_hears_429(start):
         writer.close()
 
 
+async def test_a_trusted_proxy_is_not_capped(start):
+    gateway = await start(
+        header_timeout_s=60, max_connections_per_client=2, uncapped_clients=frozenset({GREEDY})
+    )
+    proxied = await gateway.trickling(5, GREEDY)
+    await wait_for(lambda: gateway.connections.per_client.get(GREEDY) == 5, what="all 5 accepted")
+    assert gateway.connections.refused == 0
+    for _, writer in proxied:
+        writer.close()
+
+
 async def test_a_thousand_trickling_connections_from_one_address_starve_no_one(start):
     gateway = await start(header_timeout_s=60)  # the default cap: 256
     greedy = await gateway.trickling(1000, GREEDY)
@@ -227,9 +238,12 @@ async def test_a_content_length_of_too_many_digits_is_refused_not_converted(star
 
 
 async def test_the_gateway_settings_carry_the_limits():
-    limits = GatewaySettings(header_timeout_s=5, max_connections_per_client=9).limits()
+    limits = GatewaySettings(
+        header_timeout_s=5, max_connections_per_client=9, trusted_proxies=["127.0.0.9"]
+    ).limits()
     assert limits.header_timeout_s == 5
     assert limits.max_connections_per_client == 9
+    assert limits.uncapped_clients == {"127.0.0.9"}
     defaults = GatewaySettings().limits()
     assert defaults.header_timeout_s == 10
     assert defaults.max_connections_per_client == 256
