@@ -15,6 +15,12 @@ from reelcloud.rpc import accounts_pb2, accounts_pb2_grpc
 pytestmark = pytest.mark.asyncio
 
 
+def session_of(token: str) -> str:
+    """The session id a token names (its claims are readable, only its signature is secret)."""
+    payload = token.split(".")[0]
+    return str(orjson.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))["sid"])
+
+
 @pytest.fixture(scope="module")
 def platform(tmp_path_factory):
     services = [{"name": "accounts"}, {"name": "gateway", "layer": 2}]
@@ -60,10 +66,16 @@ async def test_sign_in_use_the_session_sign_out(platform, accounts):
         async with http.get(f"{base}/api/accounts/me") as reply:
             assert reply.status == 200
 
+        sid = session_of(token)
         member = await accounts.call(
-            "GetMember", accounts_pb2.GetMemberRequest(member_id="m-alice"), timeout_s=2
-        )
+            "GetMember", accounts_pb2.GetMemberRequest(member_id="m-alice", session_id=sid),
+            timeout_s=2,
+        )  # fmt: skip
         assert (member.plan, member.max_streams, member.status) == ("premium", 4, "active")
+        with pytest.raises(UnauthenticatedError):  # no session, no member: a forged token's case
+            await accounts.call(
+                "GetMember", accounts_pb2.GetMemberRequest(member_id="m-alice"), timeout_s=2
+            )
 
         async with http.post(f"{base}/api/accounts/logout", headers=bearer) as reply:
             assert reply.status == 200
@@ -71,9 +83,7 @@ async def test_sign_in_use_the_session_sign_out(platform, accounts):
         async with http.get(f"{base}/api/accounts/me", headers=bearer) as reply:
             assert reply.status == 401
             assert (await reply.json())["error"]["code"] == "session_revoked"
-        # Its session id, taken from the token, is refused over gRPC too.
-        payload = token.split(".")[0]
-        sid = orjson.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))["sid"]
+        # Its session id is refused over gRPC too.
         with pytest.raises(UnauthenticatedError):
             await accounts.call(
                 "GetMember",
@@ -108,9 +118,11 @@ async def test_profiles_and_devices_of_another_member_are_not_found(platform, ac
             accounts_pb2.GetDeviceRequest(member_id="m-chen", device_id="d-alice-tv"),
             timeout_s=2,
         )
-    with pytest.raises(NotFoundError):
+    with pytest.raises(UnauthenticatedError):  # nobody has no session either
         await accounts.call(
-            "GetMember", accounts_pb2.GetMemberRequest(member_id="m-nobody"), timeout_s=2
+            "GetMember",
+            accounts_pb2.GetMemberRequest(member_id="m-nobody", session_id="s-guess"),
+            timeout_s=2,
         )
 
 
@@ -168,7 +180,11 @@ async def test_sign_up_then_sign_in_and_no_second_account_for_the_same_email(pla
         assert again["member"]["id"] == member["id"]
         # The platform's own services see the new member.
         found = await accounts.call(
-            "GetMember", accounts_pb2.GetMemberRequest(member_id=member["id"]), timeout_s=2
+            "GetMember",
+            accounts_pb2.GetMemberRequest(
+                member_id=member["id"], session_id=session_of(again["token"])
+            ),
+            timeout_s=2,
         )
         assert found.max_streams == 1
 

@@ -24,6 +24,7 @@ from tests.support.processes import hang, resume
 from tests.support.waiting import wait_for
 
 from reelcloud.launcher.datadir import DataDir
+from reelcloud.launcher.secrets import load_secrets
 from reelcloud.launcher.up import engine_env
 from reelcloud.platform.errors import BadRequestError
 from reelcloud.platform.oca_auth import signed_headers
@@ -116,7 +117,9 @@ async def published(platform):
 @pytest_asyncio.fixture(loop_scope="module")
 async def steering(platform):
     registry = status(platform)["registry"]["peers"][0]["url"]
-    discovery = discovery_client([registry], "oc-test", 1, fetch=True)
+    discovery = discovery_client(
+        [registry], "oc-test", 1, fetch=True, registry_secret=load_secrets(platform).registry_secret
+    )
     await discovery.start()
     client = RpcClient(discovery, "steering", steering_pb2_grpc.SteeringStub)
     try:
