@@ -220,4 +220,3 @@ async def test_a_plain_range_is_served_and_one_past_the_end_is_416(start):
     answer = await exchange(port, get(segment_path(OTHER), f"Range: bytes={len(DATA)}-"))
     assert answer.startswith(b"HTTP/1.1 416")
     assert b'"code":"range_not_satisfiable"' in answer
-
