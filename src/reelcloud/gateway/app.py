@@ -30,7 +30,7 @@ from reelcloud.gateway.filters.outbound.metrics import MetricsFilter
 from reelcloud.gateway.filters.outbound.request_id import ResponseIdFilter
 from reelcloud.gateway.filters.outbound.security_headers import SecurityHeadersFilter
 from reelcloud.gateway.http.origin import OriginPool
-from reelcloud.gateway.http.server import Limits, start_server
+from reelcloud.gateway.http.server import start_server
 from reelcloud.gateway.ratelimit import TokenBuckets
 from reelcloud.gateway.routing import RouteTable
 from reelcloud.gateway.settings import GatewaySettings
@@ -103,9 +103,7 @@ def create_app(settings: Settings) -> web.Application:
     # Signed-out sessions are refused at the edge, on every route, within a second.
     revocations = Revocations(settings.nats_url)
     chain = build_chain(options, state, routes, revocations)
-    limits = Limits(
-        max_header_bytes=options.max_header_bytes, max_body_bytes=options.max_body_bytes
-    )
+    limits = options.limits()
     listening = asyncio.Event()
 
     async def public_listener(app: web.Application) -> Any:

@@ -76,9 +76,12 @@ class DataDir:
             directory = Path(dirpath)
             dirnames[:] = [d for d in dirnames if directory / d not in skip]
             for path in [directory, *(directory / name for name in filenames)]:
-                mode = path.lstat().st_mode
-                if stat.S_ISLNK(mode) or not mode & 0o077:
-                    continue
-                path.chmod(stat.S_IMODE(mode) & 0o700)
+                try:
+                    mode = path.lstat().st_mode
+                    if stat.S_ISLNK(mode) or not mode & 0o077:
+                        continue
+                    path.chmod(stat.S_IMODE(mode) & 0o700)
+                except FileNotFoundError:
+                    continue  # removed meanwhile by the process that owns it
                 changed += 1
         return changed

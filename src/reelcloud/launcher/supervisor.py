@@ -43,6 +43,7 @@ from reelcloud.platform.settings import Settings, memcached_env_var
 log = logging.getLogger(__name__)
 
 READY_TIMEOUT_S = 60.0
+PRIVACY_SWEEP_S = 5.0
 # A process that dies this often while the launcher waits for it is broken, not slow.
 START_RESTART_LIMIT = 3
 Report = Callable[[str], None]
@@ -89,6 +90,7 @@ class Supervisor:
         self._http: aiohttp.ClientSession | None = None
         self._scale_lock = asyncio.Lock()
         self._started_at = time.time()
+        self._privacy: asyncio.Task[None] | None = None
 
     # ---- lifecycle --------------------------------------------------------------------------
 
@@ -142,6 +144,7 @@ class Supervisor:
         self.phase = "running"
         self.report(f"platform up in {time.monotonic() - started:.1f} s")
         self._start_demo_seed()
+        self._privacy = asyncio.create_task(self._keep_engines_private(), name="privacy")
 
     def _start_demo_seed(self) -> None:
         """Seed the demo catalog in the background: the platform is usable meanwhile, and a
@@ -178,8 +181,23 @@ class Supervisor:
         self.jobs.append(job)
         self.report(f"seeding the demo catalog in the background (log: {spec.log_path})")
 
+    async def _keep_engines_private(self) -> None:
+        """SeaweedFS writes each volume's info file (.vif) world-readable whatever the umask,
+        when a volume is created (first write to a bucket, or a full volume). Its directory
+        is 0700, so nobody else could reach it; still, every file of the data directory is
+        its owner's only, checked every few seconds (a listing of a few dozen files)."""
+        tree = DataDir.at(self.datadir.engines / "seaweedfs")
+        while True:
+            try:
+                await asyncio.to_thread(tree.make_private)
+            except OSError as exc:
+                log.warning("could not make %s private: %s", tree.root, exc)
+            await asyncio.sleep(PRIVACY_SWEEP_S)
+
     async def stop(self) -> None:
         self.phase = "stopping"
+        if self._privacy is not None:
+            self._privacy.cancel()
         await asyncio.gather(*(job.stop() for job in self.jobs))
         for layer in sorted({i.plan.layer for i in self.instances.values()}, reverse=True):
             members = [i for i in self.instances.values() if i.plan.layer == layer]

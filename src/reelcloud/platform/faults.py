@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 
 from reelcloud.platform.errors import ReelcloudError, UnavailableError
+from reelcloud.platform.validation import ascii_int
 
 HEADER = "X-Reelcloud-Fault"
 MAX_DELAY_MS = 30_000
@@ -32,12 +33,12 @@ async def inject(service: str, header: str | None) -> None:
     if not header:
         return
     faults = parse(header)
-    delay = faults.get(f"{service}.delay_ms", "")
-    if delay.isdigit():
-        await asyncio.sleep(min(int(delay), MAX_DELAY_MS) / 1000)
-    abort = faults.get(f"{service}.abort", "")
-    if abort.isdigit() and 400 <= int(abort) <= 599:
-        status = int(abort)
+    # ASCII digits only: str.isdigit() takes "²", which int() then refuses (a 500).
+    delay = ascii_int(faults.get(f"{service}.delay_ms", ""))
+    if delay is not None:
+        await asyncio.sleep(min(delay, MAX_DELAY_MS) / 1000)
+    status = ascii_int(faults.get(f"{service}.abort", ""), max_digits=3)
+    if status is not None and 400 <= status <= 599:
         if status == 503:
             raise UnavailableError(f"failure injected: {service}.abort=503", code="injected")
         error = InjectedError(f"failure injected: {service}.abort={status}")

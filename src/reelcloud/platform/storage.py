@@ -161,9 +161,8 @@ class ObjectStore:
         except ClientError as exc:
             code = str(exc.response.get("Error", {}).get("Code", ""))
             if code in _MISSING:
-                raise NotFoundError(
-                    f"{kwargs.get('Bucket')}/{kwargs.get('Key', '')}: not found"
-                ) from exc
+                # Answers can carry this message: it names no bucket or key of the origin.
+                raise NotFoundError("not found in the object store") from exc
             raise UnavailableError(f"object store {operation} failed: {code or exc}") from exc
         except (BotoCoreError, OSError) as exc:
             raise UnavailableError(f"object store unreachable: {type(exc).__name__}") from exc

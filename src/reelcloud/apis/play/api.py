@@ -35,7 +35,7 @@ from reelcloud.platform.revocations import Revocations
 from reelcloud.platform.settings import Settings, service_options
 from reelcloud.platform.signed_blobs import SignedBlobs
 from reelcloud.platform.storage import ObjectStore
-from reelcloud.platform.validation import parse_body
+from reelcloud.platform.validation import ascii_int, parse_body
 from reelcloud.rpc import (
     accounts_pb2_grpc,
     catalog_pb2_grpc,
@@ -87,10 +87,9 @@ async def master(request: web.Request) -> web.Response:
 async def media(request: web.Request) -> web.Response:
     service, blob = _session(request)
     session = service.session(blob, request.match_info["play_id"], _member(request))
-    try:
-        pathway = int(request.match_info["pathway"])
-    except ValueError as exc:
-        raise NotFoundError("no such pathway in this play") from exc
+    pathway = ascii_int(request.match_info["pathway"], max_digits=3)  # not "+0", "0_0", " 0"
+    if pathway is None:
+        raise NotFoundError("no such pathway in this play")
     text = await service.media(session, pathway, request.match_info["file"])
     return web.Response(text=text, content_type=HLS)
 

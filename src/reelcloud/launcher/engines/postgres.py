@@ -158,6 +158,9 @@ class PostgresEngine:
             host=str(self.socket_dir), port=self.port, user="postgres", database="postgres"
         )
         try:
+            # Only a role's own database takes its connections: not even the maintenance ones.
+            for shared in ("postgres", "template1"):
+                await conn.execute(f"REVOKE CONNECT ON DATABASE {shared} FROM PUBLIC")
             for role, password in roles.items():
                 _check_identifier(role)
                 _check_identifier(password)  # hex: safe as a literal too
