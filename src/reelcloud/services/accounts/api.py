@@ -174,6 +174,7 @@ def create_app(settings: Settings) -> web.Application:
             session_secret=settings.required_secret("session_secret"),
             session_ttl_s=options.session_ttl_s,
             revoke_session=revocations.revoke_session,
+            unserved_countries=options.unserved_countries,
         )
         if options.demo_members:
             await seed_demo_members(app[SERVICE])

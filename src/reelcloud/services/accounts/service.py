@@ -86,6 +86,7 @@ class AccountsService:
         session_secret: str,
         session_ttl_s: int,
         revoke_session: Callable[[str], Awaitable[None]] | None = None,
+        unserved_countries: frozenset[str] = frozenset(),
         clock: Clock | None = None,
     ) -> None:
         """`revoke_session`: tells every instance that checks sessions that one was signed
@@ -97,10 +98,15 @@ class AccountsService:
         self.clock = clock or SystemClock()
         self.throttle = SignInThrottle(self.clock)
         self.revoke_session = revoke_session
+        self.unserved_countries = unserved_countries
 
     # ---- members over HTTP ----------------------------------------------------------------
 
     async def sign_up(self, form: Signup) -> SignedIn:
+        if form.country.upper() in self.unserved_countries:
+            raise BadRequestError(
+                f"the service is not offered in {form.country.upper()}", code="country_not_served"
+            )
         member_id = new_id("m")
         member = Member(
             id=member_id,

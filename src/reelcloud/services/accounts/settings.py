@@ -17,6 +17,9 @@ class AccountsSettings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     session_ttl_s: int = Field(default=24 * 3600, gt=0)
+    # Countries (ISO 3166-1) where the service is not offered, as Netflix is not in China,
+    # North Korea, Russia or Syria: sign-ups from them are refused.
+    unserved_countries: frozenset[str] = frozenset({"CN", "KP", "RU", "SY"})
     demo_members: bool = True
     hash_workers: int = Field(default_factory=default_hash_workers, ge=1, le=64)
     # A sign-in that would wait longer than this for a hashing thread is refused at once

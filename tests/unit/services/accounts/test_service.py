@@ -235,3 +235,11 @@ async def test_one_address_spraying_many_accounts_runs_out_of_its_wider_budget(s
         except UnauthenticatedError:
             pass
     assert refused == 30
+
+
+async def test_a_sign_up_from_a_country_the_service_does_not_serve_is_refused(service):
+    service.unserved_countries = frozenset({"KP"})
+    with pytest.raises(BadRequestError) as refused:
+        await service.sign_up(signup(country="KP"))
+    assert refused.value.code == "country_not_served"
+    assert (await service.sign_up(signup(country="IE"))).member.country == "IE"
