@@ -174,7 +174,8 @@ class PostgresEngine:
                     await conn.execute(f'CREATE DATABASE "{role}" OWNER "{role}"')
                 elif owner != role:
                     await conn.execute(f'ALTER DATABASE "{role}" OWNER TO "{role}"')
-                    await self._hand_over_tables(role)
+                # Every start: a hand-over cut short (a crash, an error) is finished next time.
+                await self._hand_over_tables(role)
                 await conn.execute(f'REVOKE ALL ON DATABASE "{role}" FROM PUBLIC')
         finally:
             await conn.close()
@@ -192,7 +193,7 @@ class PostgresEngine:
                 names = await conn.fetch(
                     "SELECT c.relname FROM pg_class c "
                     "JOIN pg_namespace n ON n.oid = c.relnamespace "
-                    "WHERE n.nspname = 'public' AND c.relkind = ANY($1::\"char\"[]) "
+                    "WHERE n.nspname = 'public' AND c.relkind::text = ANY($1::text[]) "
                     "AND pg_get_userbyid(c.relowner) <> $2",
                     kinds,
                     role,
