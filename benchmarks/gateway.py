@@ -45,6 +45,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.support.factories import (
     TEST_REGISTRY_SECRET,
+    TEST_SESSION_SECRET,
     free_port,
     instance,
     registry_auth,
@@ -156,6 +157,7 @@ async def run(quick: bool) -> dict[str, float]:
         gateway_env = {
             **env,
             "REELCLOUD_INSTANCE_ID": "bench:gateway:1",
+            "REELCLOUD_SESSION_SECRET": TEST_SESSION_SECRET,
             **registry_env("gateway"),
         }
         processes.append(

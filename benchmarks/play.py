@@ -54,8 +54,8 @@ import harness
 from reelcloud.encoding.pipeline import TitleMetadata, ingest
 from reelcloud.gateway.settings import PACKAGE_DIR as GATEWAY_DIR
 from reelcloud.launcher.datadir import DataDir
-from reelcloud.launcher.up import engine_env
-from reelcloud.platform.database import database_url
+from reelcloud.launcher.secrets import load_secrets
+from reelcloud.launcher.up import database_url_of, engine_env
 from reelcloud.platform.settings import load_settings
 from tools import ensure_tools
 
@@ -114,9 +114,9 @@ def topology(work: Path, gateway_port: int) -> Path:
     return path
 
 
-async def add_members(env: dict[str, str]) -> None:
+async def add_members(data_dir: Path) -> None:
     """Benchmark members: copies of alice (premium, US) with their own profile and device."""
-    conn = await asyncpg.connect(database_url(env["REELCLOUD_DATABASE_URL"], "reelcloud_accounts"))
+    conn = await asyncpg.connect(database_url_of(DataDir.at(data_dir), "accounts"))
     try:
         for i in range(MEMBERS):
             await conn.execute(
@@ -263,13 +263,14 @@ async def run(quick: bool) -> dict[str, Any]:
             s3_access_key=env["REELCLOUD_S3_ACCESS_KEY"],
             s3_secret_key=env["REELCLOUD_S3_SECRET_KEY"],
             nats_url=env["REELCLOUD_NATS_URL"],
+            content_kek=load_secrets(data_dir).content_kek,
         )
         source = make_video(work / "bench.mp4", seconds=4, size="320x180")
         metadata = TitleMetadata("Bench", 2024, ["drama"], ["US"], "PG", "", [
             {"country": "US", "start": "2020-01-01", "end": "2099-12-31"}
         ])  # fmt: skip
         title_id = (await ingest(settings, source, metadata))["title_id"]
-        await add_members(env)
+        await add_members(data_dir)
         tokens = await sign_in_all(gateway)
         bodies = [
             orjson.dumps(

@@ -104,6 +104,12 @@ class Supervisor:
                     "socket": str(self.datadir.control_socket),
                     "started_at": self._started_at,
                     "engines": self.engine_env,
+                    # Where the embedded PostgreSQL listens (each role's URL: database_url_of).
+                    "postgres": (
+                        {"host": self.postgres.host, "port": self.postgres.port}
+                        if self.postgres is not None
+                        else None
+                    ),
                     # Clients of this platform (play, load) read the same world.
                     "topology_file": str(self.settings.topology_file or ""),
                 }

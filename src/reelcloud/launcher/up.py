@@ -15,7 +15,9 @@ import orjson
 
 from reelcloud.launcher.control import ControlClient, ControlServer
 from reelcloud.launcher.datadir import DataDir
+from reelcloud.launcher.secrets import load_secrets
 from reelcloud.launcher.supervisor import Report, Supervisor
+from reelcloud.platform.database import database_name
 from reelcloud.platform.errors import LauncherError
 from reelcloud.platform.settings import Settings
 
@@ -103,6 +105,19 @@ def engine_env(datadir: DataDir) -> dict[str, str]:
         return {}
     engines = state.get("engines", {})
     return {str(k): str(v) for k, v in engines.items()} if isinstance(engines, dict) else {}
+
+
+def database_url_of(datadir: DataDir, service: str) -> str:
+    """The URL of `service`'s own database on the embedded PostgreSQL of the platform running
+    in `datadir`, as its role (for tools and benchmarks that seed data)."""
+    try:
+        where = orjson.loads(datadir.state_file.read_bytes())["postgres"]
+        host, port = str(where["host"]), int(where["port"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise LauncherError(f"no embedded PostgreSQL runs with data dir {datadir.root}") from exc
+    role = database_name(service)
+    password = load_secrets(datadir.root).database_password(role)
+    return f"postgresql://{role}:{password}@{host}:{port}/{role}"
 
 
 def stop_platform(datadir: DataDir) -> int:
