@@ -20,12 +20,12 @@ from pathlib import Path
 
 import orjson
 
+from reelcloud.launcher.plan import OCA_SERVICE
 from reelcloud.platform.credentials import service_password
 from reelcloud.platform.errors import LauncherError
 from reelcloud.platform.settings import Settings
 
 SECRETS_FILE = "secrets.json"
-OCA_SERVICE = "oca"
 
 # Who holds what beyond its registry credential and the admin check: a process that never
 # signs or verifies a token does not get the key (a leaked log of its environment gives less).
@@ -76,16 +76,13 @@ class Secrets:
         digest = hmac.new(self.database_secret.encode(), b"database:" + role.encode(), "sha256")
         return digest.hexdigest()
 
-    def registry_env(self, user: str) -> dict[str, str]:
-        return {
-            "REELCLOUD_REGISTRY_USER": user,
-            "REELCLOUD_REGISTRY_PASSWORD": service_password(self.registry_secret, user),
-        }
-
     def env_for(self, service: str) -> dict[str, str]:
         """The secrets one process of `service` runs with, as its environment."""
-        env = self.registry_env(service)
-        env["REELCLOUD_ADMIN_PASSWORD"] = self.admin_password
+        env = {
+            "REELCLOUD_REGISTRY_USER": service,
+            "REELCLOUD_REGISTRY_PASSWORD": service_password(self.registry_secret, service),
+            "REELCLOUD_ADMIN_PASSWORD": self.admin_password,
+        }
         if service == "registry":
             env["REELCLOUD_REGISTRY_SECRET"] = self.registry_secret
         if service in SESSION_HOLDERS:
