@@ -91,3 +91,100 @@ def decode(envelope: Envelope) -> EventPayload:
         return cls.model_validate(envelope.payload)
     except ValidationError as exc:
         raise BadRequestError(f"bad {envelope.type} payload: {exc.errors()[0]['msg']}") from exc
+
+
+# ---- billing: a member's money, from sign-up to lapse and return ---------------------------
+# Emitted by billing (services/billing) through its outbox; accounts consumes member.on_hold
+# and member.reactivated to set a member's status. `at` is billing's clock (unix seconds):
+# with a controllable clock in tests it is simulated time, not the envelope's `time`.
+
+
+class _BillingEvent(EventPayload):
+    member_id: str
+    subscription_id: str
+    at: float
+
+
+class SubscriptionStarted(_BillingEvent):
+    event_type: ClassVar[str] = "subscription.started"
+    plan: str
+    country: str
+    currency: str
+    trial: bool
+    trial_ends_at: float | None = None
+    rejoined: bool = False  # a new month after a cancellation had taken effect
+
+
+class SubscriptionRenewed(_BillingEvent):
+    event_type: ClassVar[str] = "subscription.renewed"
+    plan: str
+    invoice_id: str
+    period_start: float
+    period_end: float
+    amount_minor: int
+    currency: str
+
+
+class SubscriptionChanged(_BillingEvent):
+    event_type: ClassVar[str] = "subscription.changed"
+    # upgraded (at once) | downgrade_scheduled | downgraded (the period it was for began) |
+    # downgrade_withdrawn | cancellation_withdrawn
+    change: str
+    plan: str  # the plan in force after the change
+    previous_plan: str
+    effective_at: float
+
+
+class SubscriptionCancelled(_BillingEvent):
+    event_type: ClassVar[str] = "subscription.cancelled"
+    ends_at: float  # the end of the paid period (or `at`, when nothing was paid)
+
+
+class SubscriptionEnded(_BillingEvent):
+    """A cancellation took effect: the member has no plan from now on."""
+
+    event_type: ClassVar[str] = "subscription.ended"
+    plan: str
+
+
+class PaymentSucceeded(_BillingEvent):
+    event_type: ClassVar[str] = "payment.succeeded"
+    payment_id: str
+    invoice_id: str
+    kind: str  # signup | renewal | proration | rejoin
+    amount_minor: int
+    currency: str
+
+
+class PaymentFailed(_BillingEvent):
+    event_type: ClassVar[str] = "payment.failed"
+    payment_id: str
+    invoice_id: str
+    kind: str
+    amount_minor: int
+    currency: str
+    decline_code: str
+    failures: int  # scheduled charges of this invoice that failed so far (0: the member's)
+    retry_at: float | None = None
+
+
+class PaymentRefunded(_BillingEvent):
+    event_type: ClassVar[str] = "payment.refunded"
+    refund_id: str
+    invoice_id: str
+    amount_minor: int
+    currency: str
+
+
+class MemberOnHold(_BillingEvent):
+    """Every retry of a renewal failed: playback must refuse (`plan_on_hold`)."""
+
+    event_type: ClassVar[str] = "member.on_hold"
+    invoice_id: str
+
+
+class MemberReactivated(_BillingEvent):
+    """A member on hold paid: they may play again."""
+
+    event_type: ClassVar[str] = "member.reactivated"
+    invoice_id: str
