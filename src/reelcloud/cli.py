@@ -553,6 +553,10 @@ def load(
     speed: Annotated[float, typer.Option(min=0.1, max=100, help="Playback speed.")] = 1.0,
     abr: Annotated[str, typer.Option(help="bba or throughput.")] = "bba",
     seed: Annotated[int | None, typer.Option(help="For a repeatable run.")] = None,
+    wait_for_title: Annotated[
+        float,
+        typer.Option(min=0, max=3600, help="Seconds to wait for a playable title (0: start now)."),
+    ] = 120,
     json_file: Annotated[Path | None, typer.Option("--json", help="Write the report here.")] = None,
     html_file: Annotated[
         Path | None, typer.Option("--html", help="Write the report as a page with charts.")
@@ -564,7 +568,8 @@ def load(
     data_dir: DataDirOption = None,
 ) -> None:
     """Virtual viewers sign in, browse, play Zipf-popular titles and stop; SPS, failures by
-    reason, play latency, QoE and bytes per OCA tier at the end."""
+        reason, play latency, QoE and bytes per OCA tier at the end. Right after `reelcloud up` it
+    first waits for a title to be playable (`--wait-for-title`)."""
     from rich.live import Live
     from rich.text import Text
 
@@ -583,10 +588,17 @@ def load(
         speed=speed,
         abr=abr,
         seed=seed,
+        wait_for_title_s=wait_for_title,
     )
     line = Text("starting…")
 
     def progress(state: dict[str, Any]) -> None:
+        if state.get("waiting_for_title"):
+            line.plain = (
+                f"waiting for a playable title ({state['coming_soon']} coming soon while the "
+                "OCAs fill)…"
+            )
+            return
         line.plain = (
             f"{state['elapsed_s']:6.1f} s │ arrived {state['arrived']}/{viewers} │ "
             f"watching {state['watching']} │ ok {state['succeeded']} │ "

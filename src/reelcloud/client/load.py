@@ -36,6 +36,7 @@ from reelcloud.platform.topology import OpenConnectConfig
 VIEWERS_PER_ACCOUNT = 4  # a premium plan's screens
 PASSWORD = "reelcloud-load"
 END_GRACE_S = 15.0  # after the run, for viewers to finish their stop
+WAIT_POLL_S = 0.5  # how often the catalog is asked while every title is coming soon
 TIERS = ("embedded", "ixp", "origin")
 
 
@@ -109,6 +110,9 @@ class LoadPlan:
     watch_share: tuple[float, float] = (0.3, 1.0)  # of the title, drawn uniformly
     zipf_s: float = 1.0
     seed: int | None = None
+    # Right after `reelcloud up` the catalog lists titles as coming soon while the OCAs fill:
+    # the run starts once one is playable (or after this long, to report what viewers meet).
+    wait_for_title_s: float = 120.0
 
 
 class LoadGenerator:
@@ -212,7 +216,25 @@ class LoadGenerator:
             "sps": round(starts / elapsed, 2) if elapsed > 0 else 0.0,
         }
 
+    async def wait_until_playable(self) -> bool:
+        """Until the catalog offers a title to play (progress says how many are coming soon);
+        False when none was within `wait_for_title_s`."""
+        deadline = time.monotonic() + self.plan.wait_for_title_s
+        async with PlatformClient(self.gateway) as client:
+            await self._sign_in(client, 0)
+            while True:
+                listed = await client.titles(country=client.member["country"])
+                if any(t.get("availability", "available") == "available" for t in listed):
+                    return True
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self.on_progress({"waiting_for_title": True, "coming_soon": len(listed)})
+                await asyncio.sleep(min(WAIT_POLL_S, remaining))
+
     async def run(self) -> dict[str, Any]:
+        if self.plan.wait_for_title_s > 0:
+            await self.wait_until_playable()
         usage = resource.getrusage(resource.RUSAGE_SELF)
         self._began = time.monotonic()
         end = self._began + self.plan.duration_s
