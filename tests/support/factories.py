@@ -245,4 +245,7 @@ def shipped_topology_dict() -> dict[str, Any]:
     gateway = next(s for s in doc["services"] if s["name"] == "gateway")
     gateway["options"]["listen_port"] = free_port()
     doc["openconnect"]["port"] = free_port()
+    for service in doc["services"]:
+        if service.get("port"):  # a fixed address, as the card processor has
+            service["port"] = free_port()
     return doc
