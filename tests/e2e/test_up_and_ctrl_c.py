@@ -71,11 +71,13 @@ def test_up_then_ctrl_c_leaves_nothing_behind(tmp_path):
             services = sorted(i["service"] for i in current["instances"])
             assert services == [
                 "accounts",
+                "billing",
                 "cache-control",
                 "catalog",
                 *["gateway"] * 2,
                 "license",
                 *["oca"] * 5,
+                "payments",
                 *["play-api"] * 2,
                 "playback",
                 *["registry"] * 2,
