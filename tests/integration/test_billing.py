@@ -18,12 +18,17 @@ from test_billing_harness import (
     member_id,
     stub,
 )
+from tests.support.engines import NatsServer
 from tests.support.servers import RunningService
+from tests.support.waiting import wait_for
 
 from reelcloud.platform import pricing
 from reelcloud.platform.app import STATE
+from reelcloud.platform.events import EventConsumer, decode
+from reelcloud.platform.events.schema import MemberOnHold, MemberReactivated
 from reelcloud.rpc import billing_pb2
 from reelcloud.services.billing.api import SERVICE
+from reelcloud.services.billing.outbox import OutboxRelay
 from reelcloud.services.payments.cards import Behaviour
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -474,3 +479,42 @@ async def test_plans_are_listed_in_the_countrys_currency(client):
         ("premium", 1999, 4),
     ]
     await refused(client.ListPlans(billing_pb2.ListPlansRequest(country="RU")), "country_not_sold")
+
+
+async def test_hold_and_reactivation_reach_the_event_stream_once(client, store, tmp_path):
+    member, answer = await start(client, behaviour=Behaviour.STOLEN_CARD)
+    await advance(client, answer.subscription.trial_ends_at - await now(client) + 8 * DAY)
+    await client.UpdatePaymentMethod(
+        billing_pb2.UpdatePaymentMethodRequest(member_id=member, card=card_message())
+    )
+    nats_server = NatsServer(tmp_path / "nats")
+    nats_server.start()
+    relay = OutboxRelay(store, nats_server.url, interval_s=0.1)
+    consumer = EventConsumer(nats_server.url, "accounts-test", subject="events.member.>")
+    try:
+        while await relay.flush():
+            pass
+        await consumer.start()
+
+        async def members_events():
+            found = []
+            for envelope, message in await consumer.fetch(timeout_s=0.5):
+                await message.ack()
+                event = decode(envelope)
+                if event.member_id == member:
+                    found.append(event)
+            return found
+
+        seen = await wait_for(members_events, what="member events on the stream")
+        assert [type(e) for e in seen] == [MemberOnHold, MemberReactivated]
+        assert seen[0].at < seen[1].at
+        # Sent again (a relay that died between the ack and marking the rows): stored once.
+        await store.pool.execute(
+            "UPDATE outbox SET published_at = NULL WHERE payload->>'member_id' = $1", member
+        )
+        assert await relay.flush() >= 2
+        assert await members_events() == []
+    finally:
+        await consumer.aclose()
+        await relay.aclose()
+        nats_server.stop()

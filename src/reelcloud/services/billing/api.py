@@ -300,7 +300,11 @@ def build_service(
     """The service and its collaborators, as the process wires them (tests wire the same)."""
     rules = Rules(trial_days=options.trial_days, retry_days=options.retry_days)
     collector = Collector(store, processor, rules, concurrency=options.charge_concurrency)
-    renewals = Renewals(collector, batch_size=options.renewal_batch)
+    renewals = Renewals(
+        collector,
+        batch_size=options.renewal_batch,
+        second_step_expiry_s=options.second_step_expiry_s,
+    )
     return BillingService(store, processor, collector, renewals, clock=clock, rules=rules)
 
 
@@ -340,6 +344,7 @@ def create_app(settings: Settings) -> web.Application:
             state.commands,
             timeout_ms=options.payments_timeout_ms,
             max_concurrent=options.payments_max_concurrent,
+            tokenize_timeout_ms=options.payments_tokenize_timeout_ms,
         )
         await processor.start()
         app[SERVICE] = build_service(store, processor, options, clock)

@@ -151,6 +151,23 @@ def abandon(unresolved: Attempt | None, at: datetime) -> list[Attempt]:
     return [replace(unresolved, status=AttemptStatus.ABANDONED, decided_at=at)]
 
 
+def give_up(
+    sub: Subscription, inv: Invoice, waiting: Attempt, at: datetime, rules: Rules
+) -> Changes:
+    """A charge waiting for a second step the member never took: abandoned. A sign-up,
+    rejoin or upgrade it was for did not happen (its invoice is voided: no debt); a renewal's
+    retries, suspended while the member tried, go on."""
+    changes = Changes(attempts=abandon(waiting, at))
+    if not changes.attempts:
+        return changes
+    if inv.kind is not InvoiceKind.RENEWAL and inv.status is InvoiceStatus.OPEN:
+        changes.invoices.append(replace(inv, status=InvoiceStatus.VOID, voided_at=at))
+        changes.postings.append(ledger.void(inv.id, sub.member_id, inv.amount, inv.currency, at))
+    elif sub.status is Status.PAST_DUE and sub.next_action_at is None:
+        changes.subscriptions.append(replace(sub, next_action_at=_resumed(sub, at, rules)))
+    return changes
+
+
 # ---- what the schedule does -----------------------------------------------------------------
 
 

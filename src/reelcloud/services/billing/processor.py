@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from typing import Any
+from urllib.parse import quote
 
 import aiohttp
 
@@ -28,6 +29,9 @@ from reelcloud.services.billing.models import UNKNOWN, Card, ChargeOutcome, Paym
 log = logging.getLogger(__name__)
 
 COMMAND = "payments"
+# Tokenising a card moves no money and a member waits for it: it gets its own, longer timeout
+# rather than the one after which a charge's outcome counts as unknown.
+TOKENIZE_COMMAND = "payments-tokenize"
 
 
 class ProcessorAnswerError(UnavailableError):
@@ -45,6 +49,7 @@ class ProcessorClient:
         *,
         timeout_ms: int,
         max_concurrent: int,
+        tokenize_timeout_ms: int = 5000,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.commands = commands
@@ -52,6 +57,8 @@ class ProcessorClient:
         self._http: aiohttp.ClientSession | None = None
         commands.config.set_command(COMMAND, timeout_ms=timeout_ms)
         commands.config.set_group(COMMAND, max_concurrent=max_concurrent)
+        commands.config.set_command(TOKENIZE_COMMAND, timeout_ms=tokenize_timeout_ms)
+        commands.config.set_group(TOKENIZE_COMMAND, max_concurrent=max_concurrent)
 
     async def start(self) -> None:
         self._http = aiohttp.ClientSession(
@@ -66,7 +73,12 @@ class ProcessorClient:
             await self._http.close()
 
     async def _request(
-        self, method: str, path: str, body: Any = None, key: str | None = None
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        key: str | None = None,
+        command: str = COMMAND,
     ) -> dict[str, Any]:
         """One call as a command: the JSON of a 2xx; the processor's 4xx as a RequestError
         with its code (not counted against the breaker); anything else raises to the runner."""
@@ -94,7 +106,7 @@ class ProcessorClient:
                     raise BadRequestError(message or "refused", code=code)
                 raise ProcessorAnswerError(f"payments answered {reply.status} {code}")
 
-        return await self.commands.execute(COMMAND, call)
+        return await self.commands.execute(command, call)
 
     # ---- payment methods --------------------------------------------------------------------
 
@@ -108,7 +120,9 @@ class ProcessorClient:
             "cvc": card.cvc,
         }
         try:
-            data = await self._request("POST", "/v1/payment_methods", body)
+            data = await self._request(
+                "POST", "/v1/payment_methods", body, command=TOKENIZE_COMMAND
+            )
         except RequestError as exc:
             raise BadRequestError(
                 f"the card was refused: {exc.message}", code="invalid_card"
@@ -197,6 +211,4 @@ class ProcessorClient:
 
 
 def _quoted(key: str) -> str:
-    from urllib.parse import quote
-
     return quote(key, safe="")

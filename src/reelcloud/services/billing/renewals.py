@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from reelcloud.platform.clock import Clock
 from reelcloud.services.billing import lifecycle
@@ -27,15 +27,20 @@ log = logging.getLogger(__name__)
 
 
 class Renewals:
-    def __init__(self, collector: Collector, *, batch_size: int) -> None:
+    def __init__(
+        self, collector: Collector, *, batch_size: int, second_step_expiry_s: float = 86_400
+    ) -> None:
         self.collector = collector
         self.store = collector.store
         self.rules = collector.rules
         self.batch_size = batch_size
+        self.second_step_expiry = timedelta(seconds=second_step_expiry_s)
 
     async def run(self, until: datetime) -> RunReport:
         report = RunReport()
         report.reconciled, report.pending = await self.collector.reconcile(self.batch_size, report)
+        while await self._expire(until - self.second_step_expiry) == self.batch_size:
+            pass
         locked_elsewhere: set[str] = set()
         while True:
             ids = await self.store.due(until, self.batch_size, skip=list(locked_elsewhere))
@@ -51,6 +56,28 @@ class Renewals:
                 elif after.status is AttemptStatus.PENDING:
                     report.pending += 1
         return report
+
+    async def _expire(self, before: datetime) -> int:
+        """Second steps asked for before `before` and never taken, given up; how many."""
+        async with self.store.transaction() as tx:
+            waiting = await tx.second_steps_before(before, self.batch_size)
+            if not waiting:
+                return 0
+            subs = {s.id: s for s in await tx.subscriptions([a.subscription_id for a in waiting])}
+            # Read again under the subscriptions' locks: one may have been confirmed meanwhile.
+            current = await tx.attempts([a.id for a in waiting])
+            invoices = await tx.invoices([a.invoice_id for a in waiting])
+            changes = Changes()
+            for attempt in current.values():
+                step = lifecycle.give_up(
+                    subs[attempt.subscription_id], invoices[attempt.invoice_id], attempt,
+                    attempt.created_at + self.second_step_expiry, self.rules,
+                )  # fmt: skip
+                for written in step.subscriptions:
+                    subs[written.id] = written
+                changes.extend(step)
+            await tx.apply(changes)
+        return len(waiting)
 
     async def _decide(
         self, ids: list[str], until: datetime, report: RunReport

@@ -269,6 +269,19 @@ class BillingService:
             raise NotFoundError("this member has no subscription", code="no_subscription")
         return sub
 
+    async def _give_up(
+        self, tx: BillingTransaction, sub: Subscription, unresolved: list[Attempt], at: datetime
+    ) -> Changes:
+        """Second steps the member left for a new charge: given up (what they were for
+        voided), so one charge at a time is unresolved."""
+        changes = Changes()
+        invoices = await tx.invoices([a.invoice_id for a in unresolved])
+        for waiting in unresolved:
+            changes.extend(
+                lifecycle.give_up(sub, invoices[waiting.invoice_id], waiting, at, self.rules)
+            )
+        return changes
+
     @staticmethod
     async def _nothing_pending(tx: BillingTransaction, sub: Subscription) -> list[Attempt]:
         """The subscription's unresolved attempts; ConflictError while one is being charged."""
@@ -335,8 +348,8 @@ class BillingService:
                 created_at=current.created_at if current else at, payment_method_id=method.id,
             )  # fmt: skip
             changes = Changes(payment_methods=[method])
-            for waiting in unresolved:
-                changes.attempts.extend(lifecycle.abandon(waiting, at))
+            if current is not None:
+                changes.extend(await self._give_up(tx, current, unresolved, at))
             if trial != NO_TRIAL and not taken:
                 changes.extend(lifecycle.trial(sub, at, self.rules))
                 changes.trials += [
@@ -388,13 +401,13 @@ class BillingService:
             amount = lifecycle.upgrade_price(sub, target.name, at, self.rules)
             if amount == 0:
                 return lifecycle.change_now(sub, target.name, at, "upgraded"), None, False
-            inv, changes = lifecycle.invoice(
+            changes = await self._give_up(tx, sub, unresolved, at)
+            inv, issued = lifecycle.invoice(
                 sub, InvoiceKind.PRORATION, target.name, amount, at, sub.period_end, at
             )
             charge = lifecycle.attempt(inv, sub, 1, Initiator.MEMBER, at,
                                        _processor_key(member_id, key))  # fmt: skip
-            for waiting in unresolved:
-                changes.attempts.extend(lifecycle.abandon(waiting, at))
+            changes.extend(issued)
             changes.attempts.append(charge)
             return changes, charge, False
 
@@ -468,8 +481,7 @@ class BillingService:
         incomplete). The scheduled retries wait while this charge is made."""
         if sub.payment_method_id is None:
             raise ConflictError("there is no card to charge: add one", code="no_payment_method")
-        for waiting in unresolved:
-            changes.attempts.extend(lifecycle.abandon(waiting, at))
+        changes.extend(await self._give_up(tx, sub, unresolved, at))
         if sub.status in OWING and sub.open_invoice_id is not None:
             owed = (await tx.invoices([sub.open_invoice_id]))[sub.open_invoice_id]
             made = (await tx.attempts_on([owed.id]))[owed.id]

@@ -327,6 +327,16 @@ class BillingTransaction:
         )
         return [_attempt(r) for r in rows]
 
+    async def second_steps_before(self, before: datetime, limit: int) -> list[Attempt]:
+        """Charges still waiting for a second step asked for before `before`."""
+        rows = await self.conn.fetch(
+            "SELECT * FROM attempts WHERE status = 'requires_action' AND created_at <= $1 "
+            "ORDER BY created_at LIMIT $2",
+            before,
+            limit,
+        )
+        return [_attempt(r) for r in rows]
+
     async def refund(self, refund_id: str) -> Refund | None:
         row = await self.conn.fetchrow("SELECT * FROM refunds WHERE id = $1 FOR UPDATE", refund_id)
         return None if row is None else _refund(row)

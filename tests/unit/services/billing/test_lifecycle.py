@@ -262,3 +262,35 @@ def test_an_upgrade_in_a_trial_costs_nothing(clock):
     books.apply(lifecycle.change_now(books.sub, "premium", utc(clock.now()), "upgraded"))
     assert books.sub.plan == "premium"
     assert books.due().amount == 2299  # the first invoice at the new plan
+
+
+def test_a_second_step_left_too_long_is_given_up(clock):
+    books = new_member(clock)
+    books.settle(books.due(), DECLINED)
+    owed = books.invoices[books.sub.open_invoice_id]
+    tried_at = books.sub.failed_at + timedelta(hours=1)
+    mine = lifecycle.attempt(owed, books.sub, 2, Initiator.MEMBER, tried_at)
+    books.apply(Changes(subscriptions=[replace(books.sub, next_action_at=None)], attempts=[mine]))
+    books.settle(mine, ChargeOutcome("requires_action", charge_id="ch_3"))
+    assert books.sub.next_action_at is None  # the retries wait while the member is asked
+    books.apply(
+        lifecycle.give_up(
+            books.sub, owed, books.attempts[mine.id], tried_at + timedelta(days=1), RULES
+        )
+    )
+    assert books.attempts[mine.id].status is AttemptStatus.ABANDONED
+    # The retry it held up was due an hour ago: it runs at once.
+    assert books.sub.next_action_at == tried_at + timedelta(days=1)
+    # A sign-up whose second step never came: no subscription, nothing owed.
+    at = books.sub.period_start
+    inv, changes = lifecycle.invoice(
+        books.sub, InvoiceKind.SIGNUP, "standard", 1549, at, add_months(at, 1), at
+    )
+    signup = lifecycle.attempt(inv, books.sub, 1, Initiator.MEMBER, at)
+    changes.attempts.append(replace(signup, status=AttemptStatus.REQUIRES_ACTION))
+    books.apply(changes)
+    books.apply(
+        lifecycle.give_up(books.sub, inv, books.attempts[signup.id], at + timedelta(days=1), RULES)
+    )
+    assert books.invoices[inv.id].status is InvoiceStatus.VOID
+    assert books.balance("receivable:m-1") == owed.amount  # only the renewal is still owed
