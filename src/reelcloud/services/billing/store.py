@@ -14,8 +14,9 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import astuple, fields
+from dataclasses import fields
 from datetime import datetime
+from enum import Enum
 from typing import Any
 
 import asyncpg
@@ -34,6 +35,7 @@ from reelcloud.services.billing.models import (
     RequestKey,
     Status,
     Subscription,
+    Trial,
 )
 
 SCHEMA = """
@@ -213,6 +215,10 @@ def _insert(table: str, columns: tuple[str, ...], conflict: str = "") -> str:
     return f"INSERT INTO {table} ({names}) VALUES ({params}) {conflict}".rstrip()
 
 
+_FIELDS: dict[type, tuple[str, ...]] = {
+    cls: _columns(cls) for cls in (Subscription, Invoice, Attempt, Refund, PaymentMethod, Trial,
+                                   RequestKey)
+}  # fmt: skip
 SUBSCRIPTION = _columns(Subscription)
 INVOICE = _columns(Invoice)
 ATTEMPT = _columns(Attempt)
@@ -250,8 +256,12 @@ def _refund(row: Any) -> Refund:
 
 
 def _row(value: Any) -> tuple[Any, ...]:
-    """A dataclass as the positional values of its columns (enums as their text)."""
-    return tuple(v.value if hasattr(v, "value") else v for v in astuple(value))
+    """A dataclass as the positional values of its columns, enums as their text. Shallow:
+    `dataclasses.astuple` deep-copies every value, and took most of a renewal run's time."""
+    return tuple(
+        v.value if isinstance(v, Enum) else v
+        for v in (getattr(value, name) for name in _FIELDS[type(value)])
+    )
 
 
 class DuplicateRowError(Exception):

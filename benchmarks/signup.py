@@ -1,0 +1,335 @@
+"""Sign-ups and renewals.
+
+Renewals: 100,000 subscriptions due at one instant, renewed by billing's renewal run (batches
+claimed and written in one transaction each, every charge sent to the real payments process
+over HTTP with its idempotency key, the outcomes written in one transaction a batch), against
+a bare SQL loop doing the same writes one renewal at a time (invoice, its posting and entries,
+the attempt, the subscription; then the attempt, invoice, payment posting, subscription and
+two outbox rows) with no processor at all. Also billing's run with an in-process processor
+that approves at once: the engine's own cost without the processor's.
+
+Sign-ups through the gateway (signups_per_s, signup_vs_hash) are the sign-up API's to measure
+(it does not exist yet): the floor they will be held to, the raw rate of the password hash on
+this machine (argon2id at accounts' parameters, on as many threads as cores), is measured
+here as `hash_per_s`.
+
+    python benchmarks/signup.py [--quick]
+
+The last line printed is one JSON object with the headline figures.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import asyncpg
+import orjson
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import harness
+from reelcloud.launcher.engines import free_port
+from reelcloud.launcher.engines.postgres import PostgresEngine
+from reelcloud.launcher.process import ManagedProcess, ProcessSpec
+from reelcloud.platform.credentials import ADMIN_USER, basic_authorization
+from reelcloud.platform.resilience import CommandRunner
+from reelcloud.platform.testing import FakeClock
+from reelcloud.services.accounts.hashing import HASHER
+from reelcloud.services.billing.api import build_service
+from reelcloud.services.billing.models import ChargeOutcome
+from reelcloud.services.billing.periods import add_months, utc
+from reelcloud.services.billing.processor import ProcessorClient
+from reelcloud.services.billing.settings import BillingSettings
+from reelcloud.services.billing.store import SCHEMA, BillingStore
+from reelcloud.services.payments.cards import Behaviour, card_number
+
+ROOT = Path(__file__).resolve().parents[1]
+ADMIN_PASSWORD = secrets.token_hex(16)
+DUE = 1_750_000_000.0
+METHODS = 100  # processor tokens the subscriptions share (a charge's cost is per charge)
+OPTIONS = {"renewal_batch": 1000, "charge_concurrency": 64, "payments_timeout_ms": 10_000}
+
+
+async def start_postgres(work: Path) -> tuple[ManagedProcess, PostgresEngine, dict[str, str]]:
+    engine = PostgresEngine(work / "pg", work / "pg.log")
+    process = ManagedProcess(await asyncio.to_thread(engine.prepare), restart=False)
+    process.start()
+    while not await engine.ready():
+        await asyncio.sleep(0.2)
+    roles = {"reelcloud_billing": secrets.token_hex(8), "reelcloud_baseline": secrets.token_hex(8)}
+    await engine.provision(roles)
+    urls = {role: engine.role_url(role, password) for role, password in roles.items()}
+    return process, engine, urls
+
+
+async def start_payments(work: Path) -> tuple[ManagedProcess, str]:
+    port = free_port()
+    topology = work / "topology.yaml"
+    topology.write_text(
+        "name: bench\nregion: bench-1\nzones: [z1]\n"
+        f"registry: {{peers: [{{host: 127.0.0.1, port: {free_port()}, zone: z1}}]}}\n"
+        "engines: {postgres: {enabled: false}, nats: {enabled: false}, "
+        "seaweedfs: {enabled: false}}\ndemo_catalog: {enabled: false}\n"
+        "services:\n  - {name: payments, entrypoint: reelcloud.services.payments.api:create_app}\n"
+    )
+    env = {
+        "REELCLOUD_SERVICE": "payments",
+        "REELCLOUD_INSTANCE_ID": "bench:payments:1",
+        "REELCLOUD_HOST": "127.0.0.1",
+        "REELCLOUD_PORT": str(port),
+        "REELCLOUD_DATA_DIR": str(work / "payments"),
+        "REELCLOUD_TOPOLOGY_FILE": str(topology),
+        "REELCLOUD_ADMIN_PASSWORD": ADMIN_PASSWORD,
+        "REELCLOUD_LOG_LEVEL": "WARNING",
+    }
+    spec = ProcessSpec("payments", [sys.executable, "-m", "reelcloud", "run", "payments"],
+                       work / "payments.log", env=env, cwd=ROOT)  # fmt: skip
+    process = ManagedProcess(spec, restart=False)
+    process.start()
+    url = f"http://127.0.0.1:{port}"
+    async with aiohttp.ClientSession() as http:
+        for _ in range(300):
+            try:
+                async with http.get(f"{url}/readyz") as reply:
+                    if reply.status == 200:
+                        return process, url
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.1)
+    raise SystemExit(f"payments did not start; see {work / 'payments.log'}")
+
+
+async def payment_methods(url: str) -> list[dict[str, Any]]:
+    auth = {"Authorization": basic_authorization(ADMIN_USER, ADMIN_PASSWORD)}
+    async with aiohttp.ClientSession(headers=auth) as http:
+        found = []
+        for serial in range(METHODS):
+            card = {"number": card_number(Behaviour.APPROVE, serial), "exp_month": 12,
+                    "exp_year": 2099, "cvc": "123"}  # fmt: skip
+            async with http.post(f"{url}/v1/payment_methods", json=card) as reply:
+                found.append(await reply.json())
+        return found
+
+
+async def seed(pool: asyncpg.Pool, count: int, methods: list[dict[str, Any]], prefix: str) -> None:
+    """`count` active subscriptions whose period ends at DUE (what a renewal run finds)."""
+    due = utc(DUE)
+    start = add_months(due, -1)
+    await pool.executemany(
+        "INSERT INTO payment_methods (id, member_id, fingerprint, brand, last4, exp_month, "
+        "exp_year) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING",
+        [(m["id"], "bench", m["fingerprint"], m["brand"], m["last4"], m["exp_month"],
+          m["exp_year"]) for m in methods],
+    )  # fmt: skip
+    rows = [
+        (f"sub_{prefix}{n:07d}", f"m-{prefix}{n:07d}", f"m{n}@bench.test", "US", "USD",
+         "standard", "active", start, 0, start, due, start, None, None, False,
+         methods[n % len(methods)]["id"], None, None, 0, due)
+        for n in range(count)
+    ]  # fmt: skip
+    async with pool.acquire() as conn:
+        await conn.copy_records_to_table(
+            "subscriptions",
+            records=rows,
+            columns=[
+                "id", "member_id", "email", "country", "currency", "plan", "status",
+                "anchor_at", "period_index", "period_start", "period_end", "created_at",
+                "pending_plan", "trial_end", "cancel_at_period_end", "payment_method_id",
+                "open_invoice_id", "failed_at", "failures", "next_action_at",
+            ],
+        )  # fmt: skip
+
+
+class InstantProcessor:
+    """Approves every charge at once, in process: the renewal engine without the network."""
+
+    async def charge(self, key: str, body: dict[str, Any]) -> ChargeOutcome:
+        return ChargeOutcome("succeeded", charge_id="ch_" + key[-20:])
+
+    async def find_charge(self, key: str) -> ChargeOutcome | None:
+        return None
+
+
+async def billing_run(pool: asyncpg.Pool, processor: Any, count: int) -> float:
+    service = build_service(
+        BillingStore(pool), processor, BillingSettings.model_validate(OPTIONS), FakeClock(DUE)
+    )
+    started = time.perf_counter()
+    report = await service.run_renewals(utc(DUE))
+    elapsed = time.perf_counter() - started
+    assert report.renewed == count, report
+    return elapsed
+
+
+async def sql_loop(conn: asyncpg.Connection, count: int, prefix: str) -> float:
+    """The same rows written renewal by renewal: two transactions each (before the charge and
+    after it), one statement at a time, nothing batched."""
+    due = utc(DUE)
+    end = add_months(due, 1)
+    started = time.perf_counter()
+    for n in range(count):
+        sub, member = f"sub_{prefix}{n:07d}", f"m-{prefix}{n:07d}"
+        invoice, attempt = f"in_{prefix}{n:07d}", f"pay_{prefix}{n:07d}"
+        async with conn.transaction():
+            await conn.execute(
+                "INSERT INTO invoices (id, subscription_id, member_id, kind, plan, period_start, "
+                "period_end, amount, currency, status, issued_at, refunded) VALUES "
+                "($1, $2, $3, 'renewal', 'standard', $4, $5, 1549, 'USD', 'open', $4, 0)",
+                invoice, sub, member, due, end,
+            )  # fmt: skip
+            await conn.execute(
+                "INSERT INTO ledger_postings (id, kind, ref, member_id, currency, at) "
+                "VALUES ($1, 'issue', $2, $3, 'USD', $4)",
+                f"issue:{invoice}", invoice, member, due,
+            )  # fmt: skip
+            await conn.execute(
+                "INSERT INTO ledger_entries (posting_id, account, amount) VALUES ($1, $2, 1549), "
+                "($1, 'revenue', -1549)",
+                f"issue:{invoice}", f"receivable:{member}",
+            )  # fmt: skip
+            await conn.execute(
+                "INSERT INTO attempts (id, invoice_id, subscription_id, member_id, "
+                "idempotency_key, payment_method_id, amount, currency, initiator, status, "
+                "created_at, decline_code, charge_id) VALUES ($1, $2, $3, $4, $5, 'pm', 1549, "
+                "'USD', 'schedule', 'pending', $6, '', '')",
+                attempt, invoice, sub, member, f"{invoice}/1", due,
+            )  # fmt: skip
+            await conn.execute(
+                "UPDATE subscriptions SET period_index = 1, period_start = $2, period_end = $3, "
+                "open_invoice_id = $4, next_action_at = NULL WHERE id = $1",
+                sub, due, end, invoice,
+            )  # fmt: skip
+        async with conn.transaction():
+            await conn.execute(
+                "UPDATE attempts SET status = 'succeeded', charge_id = 'ch', decided_at = $2 "
+                "WHERE id = $1",
+                attempt, due,
+            )  # fmt: skip
+            await conn.execute(
+                "UPDATE invoices SET status = 'paid', paid_at = $2 WHERE id = $1", invoice, due
+            )
+            await conn.execute(
+                "INSERT INTO ledger_postings (id, kind, ref, member_id, currency, at) "
+                "VALUES ($1, 'payment', $2, $3, 'USD', $4)",
+                f"payment:{attempt}", attempt, member, due,
+            )  # fmt: skip
+            await conn.execute(
+                "INSERT INTO ledger_entries (posting_id, account, amount) VALUES "
+                "($1, 'cash:processor', 1549), ($1, $2, -1549)",
+                f"payment:{attempt}", f"receivable:{member}",
+            )  # fmt: skip
+            await conn.execute(
+                "UPDATE subscriptions SET status = 'active', open_invoice_id = NULL, "
+                "next_action_at = $2 WHERE id = $1",
+                sub, end,
+            )  # fmt: skip
+            payload = orjson.dumps({"member_id": member, "subscription_id": sub}).decode()
+            await conn.execute(
+                "INSERT INTO outbox (type, payload) VALUES ('payment.succeeded', $1::jsonb), "
+                "('subscription.renewed', $1::jsonb)",
+                payload,
+            )
+    return time.perf_counter() - started
+
+
+def hash_rate(seconds: float) -> float:
+    """argon2id hashes a second at accounts' parameters, one thread per core."""
+    workers = len(os.sched_getaffinity(0))
+    deadline = time.perf_counter() + seconds
+
+    def hash_until() -> int:
+        done = 0
+        while time.perf_counter() < deadline:
+            HASHER.hash("correct horse battery staple")
+            done += 1
+        return done
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(workers) as pool:
+        total = sum(pool.map(lambda _: hash_until(), range(workers)))
+    return total / (time.perf_counter() - started)
+
+
+async def run(quick: bool) -> dict[str, Any]:
+    count = 10_000 if quick else 100_000
+    work = Path(tempfile.mkdtemp(prefix="reelcloud-signup-"))
+    postgres, _, urls = await start_postgres(work)
+    payments, payments_url = await start_payments(work)
+    try:
+        methods = await payment_methods(payments_url)
+        billing = await asyncpg.create_pool(urls["reelcloud_billing"], min_size=1, max_size=10)
+        baseline = await asyncpg.connect(urls["reelcloud_baseline"])
+        await billing.execute(SCHEMA)
+        await baseline.execute(SCHEMA)
+
+        print(f"seeding {count:,} subscriptions due at one instant, twice …", file=sys.stderr)
+        await seed(billing, count, methods, "a")
+        await seed(billing, count, methods, "b")
+        baseline_pool = await asyncpg.create_pool(
+            urls["reelcloud_baseline"], min_size=1, max_size=2
+        )
+        await seed(baseline_pool, count, methods, "c")
+        await baseline_pool.close()
+
+        commands = CommandRunner()
+        commands.config.set_command("payments", circuit_breaker_enabled=False)
+        processor = ProcessorClient(payments_url, ADMIN_PASSWORD, commands,
+                                    timeout_ms=OPTIONS["payments_timeout_ms"],
+                                    max_concurrent=OPTIONS["charge_concurrency"])  # fmt: skip
+        await processor.start()
+        print("billing's renewal run, charging the payments process over HTTP …", file=sys.stderr)
+        # Only the first set is due at first: the second waits a second later.
+        await billing.execute(
+            "UPDATE subscriptions SET next_action_at = next_action_at + interval '1 day' "
+            "WHERE id LIKE 'sub_b%'"
+        )
+        with_processor_s = await billing_run(billing, processor, count)
+        await processor.aclose()
+        await billing.execute(
+            "UPDATE subscriptions SET next_action_at = next_action_at - interval '1 day' "
+            "WHERE id LIKE 'sub_b%'"
+        )
+        print("billing's renewal run, an instant processor in process …", file=sys.stderr)
+        instant_s = await billing_run(billing, InstantProcessor(), count)
+        print(f"a bare SQL loop doing the same writes, {count:,} renewals …", file=sys.stderr)
+        sql_s = await sql_loop(baseline, count, "c")
+        await baseline.close()
+        await billing.close()
+    finally:
+        await payments.stop()
+        await postgres.stop()
+    print("argon2id at accounts' parameters …", file=sys.stderr)
+    hashes = hash_rate(2.0 if quick else 5.0)
+
+    renewals = count / with_processor_s
+    sql = count / sql_s
+    print(
+        f"{count:,} renewals: billing {with_processor_s:.1f} s ({renewals:,.0f}/s) with the "
+        f"processor over HTTP, {instant_s:.1f} s ({count / instant_s:,.0f}/s) with an instant "
+        f"one; the bare SQL loop {sql_s:.1f} s ({sql:,.0f}/s); argon2id {hashes:,.1f} hashes/s"
+    )
+    return {
+        "signups_per_s": None,  # the sign-up API's, through the gateway (not built yet)
+        "signup_vs_hash": None,
+        "renewals_per_s": round(renewals),
+        "renewals_vs_sql": round(renewals / sql, 2),
+        "renewals": count,
+        "renewal_wall_s": round(with_processor_s, 2),
+        "renewals_per_s_instant_processor": round(count / instant_s),
+        "sql_loop_per_s": round(sql),
+        "sql_loop_wall_s": round(sql_s, 2),
+        "hash_per_s": round(hashes, 1),
+    }
+
+
+if __name__ == "__main__":
+    harness.main(__doc__ or "", run)
