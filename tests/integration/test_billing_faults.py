@@ -45,7 +45,7 @@ from reelcloud.platform.topology import Topology
 from reelcloud.rpc import billing_pb2
 from reelcloud.services.billing.models import UNKNOWN, ChargeOutcome, Status
 from reelcloud.services.billing.periods import utc
-from reelcloud.services.billing.service import NO_TRIAL, TRIAL_IF_ELIGIBLE
+from reelcloud.services.billing.requests import NO_TRIAL, TRIAL_IF_ELIGIBLE
 from reelcloud.services.payments.cards import Behaviour
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")

@@ -28,7 +28,7 @@ from reelcloud.services.billing.api import build_service
 from reelcloud.services.billing.collection import bounded
 from reelcloud.services.billing.models import Attempt, ChargeOutcome, Initiator, Status
 from reelcloud.services.billing.periods import add_months, utc
-from reelcloud.services.billing.service import NO_TRIAL, TRIAL_IF_ELIGIBLE
+from reelcloud.services.billing.requests import NO_TRIAL, TRIAL_IF_ELIGIBLE
 from reelcloud.services.billing.settings import BillingSettings
 from reelcloud.services.payments.cards import Behaviour
 

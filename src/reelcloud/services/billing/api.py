@@ -27,12 +27,8 @@ from reelcloud.services.billing.outbox import OutboxRelay
 from reelcloud.services.billing.periods import utc
 from reelcloud.services.billing.processor import ProcessorClient
 from reelcloud.services.billing.renewals import RenewalLoop, Renewals
-from reelcloud.services.billing.service import (
-    NO_TRIAL,
-    TRIAL_IF_ELIGIBLE,
-    TRIAL_REQUIRED,
-    BillingService,
-)
+from reelcloud.services.billing.requests import NO_TRIAL, TRIAL_IF_ELIGIBLE, TRIAL_REQUIRED
+from reelcloud.services.billing.service import BillingService
 from reelcloud.services.billing.settings import BillingSettings
 from reelcloud.services.billing.store import SCHEMA, BillingStore
 

@@ -26,10 +26,12 @@ from reelcloud.services.billing.models import (
     UNRESOLVED,
     Attempt,
     AttemptStatus,
+    Card,
     Changes,
     ChargeOutcome,
     Initiator,
     Invoice,
+    PaymentMethod,
     Refund,
     RunReport,
 )
@@ -44,6 +46,7 @@ R = TypeVar("R")
 class Processor(Protocol):
     """The card processor (`processor.ProcessorClient`)."""
 
+    async def tokenize(self, member_id: str, card: Card) -> PaymentMethod: ...
     async def charge(self, key: str, body: dict[str, Any]) -> ChargeOutcome: ...
     async def find_charge(self, key: str) -> ChargeOutcome | None: ...
     async def confirm(self, charge_id: str) -> ChargeOutcome: ...

@@ -11,20 +11,16 @@ its first run; the same key with another request is refused (idempotency_key_reu
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import re
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import datetime
-from typing import Any
-
-import orjson
 
 from reelcloud.platform import pricing
 from reelcloud.platform.clock import Clock
 from reelcloud.platform.errors import BadRequestError, ConflictError, NotFoundError
 from reelcloud.services.billing import lifecycle
-from reelcloud.services.billing.collection import Collector
+from reelcloud.services.billing.collection import Collector, Processor
 from reelcloud.services.billing.models import (
     LIVE,
     OWING,
@@ -35,98 +31,45 @@ from reelcloud.services.billing.models import (
     Card,
     Changes,
     Initiator,
+    Invoice,
     InvoiceKind,
     InvoiceStatus,
-    PaymentMethod,
     Refund,
     RequestKey,
+    RunReport,
     Status,
     Subscription,
     Trial,
 )
 from reelcloud.services.billing.periods import period, utc
-from reelcloud.services.billing.processor import ProcessorClient
 from reelcloud.services.billing.renewals import Renewals
+from reelcloud.services.billing.requests import (
+    DUPLICATES,
+    NO_TRIAL,
+    TRIAL_IF_ELIGIBLE,
+    TRIAL_REQUIRED,
+    card_fields,
+    checked_card,
+    checked_email,
+    checked_id,
+    checked_key,
+    checked_reason,
+    processor_key,
+    request_hash,
+)
 from reelcloud.services.billing.store import BillingStore, BillingTransaction, DuplicateRowError
 
 log = logging.getLogger(__name__)
 
-MAX_ID = 128
-_KEY = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
-_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
-TRIAL_IF_ELIGIBLE, TRIAL_REQUIRED, NO_TRIAL = "if_eligible", "required", "none"
-
-# What the database refused, as the request error it means.
-_REFUSED = {
-    "trials_pkey": ("a free trial was already used with this email or card", "trial_already_used"),
-    "subscriptions_member_id_key": ("this member already has a subscription", "already_subscribed"),
-    "attempts_one_unresolved_an_invoice": (
-        "a payment is being confirmed; try again shortly", "payment_pending"
-    ),
-    "refunds_one_pending_an_invoice": (
-        "a refund of this invoice is being made; try again shortly", "payment_pending"
-    ),
-}  # fmt: skip
-
-
-def checked_id(value: str, what: str) -> str:
-    if not value or len(value) > MAX_ID or _CONTROL.search(value):
-        raise BadRequestError(f"{what} must be 1-{MAX_ID} printable characters")
-    return value
-
-
-def checked_key(value: str) -> str:
-    if value and not _KEY.match(value):
-        raise BadRequestError(
-            "idempotency_key must be 1-128 of A-Z a-z 0-9 _ . : -", code="bad_idempotency_key"
-        )
-    return value
-
-
-def checked_email(value: str) -> str:
-    email = value.strip().lower()
-    if len(email) > 254 or not _EMAIL.match(email) or _CONTROL.search(email):
-        raise BadRequestError("email is not an address", code="bad_email")
-    return email
-
-
-def checked_card(card: Card) -> Card:
-    if not (card.number.isascii() and card.number.isdigit() and 12 <= len(card.number) <= 19):
-        raise BadRequestError("card.number must be 12-19 digits", code="invalid_card")
-    if not 1 <= card.exp_month <= 12 or not 2000 <= card.exp_year <= 2199:
-        raise BadRequestError(
-            "card expiry must be a month 1-12 and a 4-digit year", code="invalid_card"
-        )
-    if not (card.cvc.isascii() and card.cvc.isdigit() and 3 <= len(card.cvc) <= 4):
-        raise BadRequestError("card.cvc must be 3 or 4 digits", code="invalid_card")
-    return card
-
-
-def _hash(operation: str, **fields: Any) -> str:
-    return hashlib.sha256(
-        orjson.dumps({"operation": operation, **fields}, option=orjson.OPT_SORT_KEYS)
-    ).hexdigest()
-
-
-def _processor_key(member_id: str, key: str) -> str | None:
-    """The processor's key for a charge a caller gave a key for (scoped to the member)."""
-    if not key:
-        return None
-    return "req:" + hashlib.sha256(f"{member_id}\0{key}".encode()).hexdigest()[:40]
-
-
-def _card_fields(card: Card | None) -> dict[str, Any]:
-    if card is None:
-        return {}
-    return {"number": card.number, "exp": [card.exp_month, card.exp_year], "cvc": card.cvc}
+# A request's decision, in its transaction at its time: the changes, the charge, a trial?
+Decide = Callable[[BillingTransaction, datetime], Awaitable[tuple[Changes, Attempt | None, bool]]]
 
 
 class BillingService:
     def __init__(
         self,
         store: BillingStore,
-        processor: ProcessorClient | Any,
+        processor: Processor,
         collector: Collector,
         renewals: Renewals,
         *,
@@ -174,7 +117,7 @@ class BillingService:
             retry_at=retry,
         )
 
-    async def invoices(self, member_id: str) -> list[tuple[Any, int]]:
+    async def invoices(self, member_id: str) -> list[tuple[Invoice, int]]:
         return await self.store.invoices_of(checked_id(member_id, "member_id"))
 
     async def balances(self, member_id: str = "") -> list[tuple[str, str, int]]:
@@ -226,7 +169,7 @@ class BillingService:
         try:
             await tx.apply(changes)
         except DuplicateRowError as exc:
-            refused = _REFUSED.get(exc.constraint)
+            refused = DUPLICATES.get(exc.constraint)
             if refused is None:
                 raise
             raise ConflictError(refused[0], code=refused[1]) from exc
@@ -237,7 +180,7 @@ class BillingService:
         key: str,
         operation: str,
         digest: str,
-        decide: Any,
+        decide: Decide,
     ) -> Answer:
         """A request that may charge: replay it, or decide and write it, then collect the
         charge it made. `decide(tx, at)` returns (changes, attempt or None, trial)."""
@@ -315,8 +258,8 @@ class BillingService:
             raise BadRequestError(
                 f"trial must be one of {TRIAL_IF_ELIGIBLE}, {TRIAL_REQUIRED}, {NO_TRIAL}"
             )
-        digest = _hash("start", member_id=member_id, email=email, country=price.country,
-                       plan=plan, trial=trial, card=_card_fields(card))  # fmt: skip
+        digest = request_hash("start", member_id=member_id, email=email, country=price.country,
+                       plan=plan, trial=trial, card=card_fields(card))  # fmt: skip
         replayed = await self._replay(member_id, key, "start", digest)
         if replayed is not None:
             return replayed
@@ -361,7 +304,7 @@ class BillingService:
                 sub, InvoiceKind.SIGNUP, plan, price.amount_minor, start, end, at
             )
             charge = lifecycle.attempt(inv, sub, 1, Initiator.MEMBER, at,
-                                       _processor_key(member_id, key))  # fmt: skip
+                                       processor_key(member_id, key))  # fmt: skip
             changes.subscriptions.append(sub)
             changes.extend(issued)
             changes.attempts.append(charge)
@@ -375,7 +318,7 @@ class BillingService:
         member_id = checked_id(member_id, "member_id")
         key = checked_key(idempotency_key)
         target = pricing.plan(plan)
-        digest = _hash("change_plan", member_id=member_id, plan=plan)
+        digest = request_hash("change_plan", member_id=member_id, plan=plan)
 
         async def decide(
             tx: BillingTransaction, at: datetime
@@ -406,7 +349,7 @@ class BillingService:
                 sub, InvoiceKind.PRORATION, target.name, amount, at, sub.period_end, at
             )
             charge = lifecycle.attempt(inv, sub, 1, Initiator.MEMBER, at,
-                                       _processor_key(member_id, key))  # fmt: skip
+                                       processor_key(member_id, key))  # fmt: skip
             changes.extend(issued)
             changes.attempts.append(charge)
             return changes, charge, False
@@ -418,7 +361,7 @@ class BillingService:
     async def cancel(self, *, member_id: str, idempotency_key: str = "") -> Answer:
         member_id = checked_id(member_id, "member_id")
         key = checked_key(idempotency_key)
-        digest = _hash("cancel", member_id=member_id)
+        digest = request_hash("cancel", member_id=member_id)
 
         async def decide(
             tx: BillingTransaction, at: datetime
@@ -446,7 +389,7 @@ class BillingService:
             pricing.plan(plan)
         if card is not None:
             checked_card(card)
-        digest = _hash("rejoin", member_id=member_id, plan=plan, card=_card_fields(card))
+        digest = request_hash("rejoin", member_id=member_id, plan=plan, card=card_fields(card))
         replayed = await self._replay(member_id, key, "rejoin", digest)
         if replayed is not None:
             return replayed
@@ -486,7 +429,7 @@ class BillingService:
             owed = (await tx.invoices([sub.open_invoice_id]))[sub.open_invoice_id]
             made = (await tx.attempts_on([owed.id]))[owed.id]
             charge = lifecycle.attempt(owed, sub, len(made) + 1, Initiator.MEMBER, at,
-                                       _processor_key(sub.member_id, key))  # fmt: skip
+                                       processor_key(sub.member_id, key))  # fmt: skip
             changes.subscriptions.append(replace(sub, next_action_at=None))
             changes.attempts.append(charge)
             return charge
@@ -498,7 +441,7 @@ class BillingService:
         inv, issued = lifecycle.invoice(sub, kind, chosen, self.rules.price(sub, chosen), start,
                                         end, at)  # fmt: skip
         charge = lifecycle.attempt(inv, sub, 1, Initiator.MEMBER, at,
-                                   _processor_key(sub.member_id, key))  # fmt: skip
+                                   processor_key(sub.member_id, key))  # fmt: skip
         changes.extend(issued)
         changes.attempts.append(charge)
         return charge
@@ -509,7 +452,7 @@ class BillingService:
         member_id = checked_id(member_id, "member_id")
         key = checked_key(idempotency_key)
         checked_card(card)
-        digest = _hash("payment_method", member_id=member_id, card=_card_fields(card))
+        digest = request_hash("payment_method", member_id=member_id, card=card_fields(card))
         replayed = await self._replay(member_id, key, "payment_method", digest)
         if replayed is not None:
             return replayed
@@ -552,19 +495,16 @@ class BillingService:
     async def refund(
         self, *, member_id: str, invoice_id: str, amount: int = 0, reason: str = "",
         idempotency_key: str = "",
-    ) -> tuple[Refund, Any]:  # fmt: skip
+    ) -> tuple[Refund, Invoice]:  # fmt: skip
         member_id = checked_id(member_id, "member_id")
         invoice_id = checked_id(invoice_id, "invoice_id")
         key = checked_key(idempotency_key)
         if amount < 0:
             raise BadRequestError("amount_minor must not be negative")
-        if len(reason) > 200 or _CONTROL.search(reason):
-            raise BadRequestError("reason must be at most 200 printable characters")
-        found = await self.store.invoice(invoice_id)
-        if found is None or found.member_id != member_id:
-            raise NotFoundError("no such invoice for this member", code="no_such_invoice")
+        checked_reason(reason)
+        found = await self._invoice_of(member_id, invoice_id)
         refund_key = (
-            _processor_key(member_id, key) or f"{invoice_id}/refund/{found.refunded}/{amount}"
+            processor_key(member_id, key) or f"{invoice_id}/refund/{found.refunded}/{amount}"
         )
         seen = await self.store.refund_by_key(refund_key)
         if seen is not None:
@@ -573,7 +513,7 @@ class BillingService:
                                     code="idempotency_key_reused")  # fmt: skip
             if seen.status == "pending" and seen.id not in self.collector.in_flight:
                 seen = await self.collector.refund(seen, reconciling=True)
-            return seen, await self.store.invoice(invoice_id)
+            return seen, await self._invoice_of(member_id, invoice_id)
         async with self.store.transaction() as tx:
             await self._locked(tx, member_id)
             inv = (await tx.invoices([invoice_id]))[invoice_id]
@@ -601,12 +541,15 @@ class BillingService:
             )  # fmt: skip
             await self._write(tx, Changes(refunds=[refund]))
         refund = await self.collector.refund(refund)
-        return refund, await self.store.invoice(invoice_id)
+        return refund, await self._invoice_of(member_id, invoice_id)
+
+    async def _invoice_of(self, member_id: str, invoice_id: str) -> Invoice:
+        found = await self.store.invoice(invoice_id)
+        if found is None or found.member_id != member_id:  # another's looks like nobody's
+            raise NotFoundError("no such invoice for this member", code="no_such_invoice")
+        return found
 
     # ---- renewals ---------------------------------------------------------------------------
 
-    async def run_renewals(self, until: datetime) -> Any:
+    async def run_renewals(self, until: datetime) -> RunReport:
         return await self.renewals.run(until)
-
-
-__all__ = ["NO_TRIAL", "TRIAL_IF_ELIGIBLE", "TRIAL_REQUIRED", "BillingService", "PaymentMethod"]
