@@ -18,11 +18,12 @@ _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 TRIAL_IF_ELIGIBLE, TRIAL_REQUIRED, NO_TRIAL = "if_eligible", "required", "none"
 
+ALREADY_SUBSCRIBED = "this member already has a subscription (rejoin to come back)"
 # What the database refused as a duplicate (by constraint), as the request error it means:
 # the check that lost a race to another request, made by the database itself.
 DUPLICATES = {
     "trials_pkey": ("a free trial was already used with this email or card", "trial_already_used"),
-    "subscriptions_member_id_key": ("this member already has a subscription", "already_subscribed"),
+    "subscriptions_member_id_key": (ALREADY_SUBSCRIBED, "already_subscribed"),
     "attempts_one_unresolved_an_invoice": (
         "a payment is being confirmed; try again shortly", "payment_pending"
     ),

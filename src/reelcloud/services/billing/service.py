@@ -44,6 +44,7 @@ from reelcloud.services.billing.models import (
 from reelcloud.services.billing.periods import period, utc
 from reelcloud.services.billing.renewals import Renewals
 from reelcloud.services.billing.requests import (
+    ALREADY_SUBSCRIBED,
     DUPLICATES,
     NO_TRIAL,
     TRIAL_IF_ELIGIBLE,
@@ -265,7 +266,10 @@ class BillingService:
             return replayed
         existing = await self.store.subscription(member_id)
         if existing is not None and existing.status is not Status.INCOMPLETE:
-            raise ConflictError("this member already has a subscription", code="already_subscribed")
+            raise ConflictError(
+                ALREADY_SUBSCRIBED,
+                code="already_subscribed",
+            )
         method = await self.processor.tokenize(member_id, card)
 
         async def decide(
@@ -275,8 +279,7 @@ class BillingService:
             unresolved: list[Attempt] = []
             if current is not None:
                 if current.status is not Status.INCOMPLETE:
-                    raise ConflictError("this member already has a subscription",
-                                        code="already_subscribed")  # fmt: skip
+                    raise ConflictError(ALREADY_SUBSCRIBED, code="already_subscribed")
                 unresolved = await self._nothing_pending(tx, current)
             taken = await tx.trial_taken(email, method.fingerprint)
             if trial == TRIAL_REQUIRED and taken:
