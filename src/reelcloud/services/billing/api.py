@@ -20,7 +20,7 @@ from reelcloud.platform.errors import BadRequestError, ConfigurationError, Reelc
 from reelcloud.platform.settings import Settings, service_options
 from reelcloud.rpc import billing_pb2, billing_pb2_grpc
 from reelcloud.services.billing.clock import ControllableClock
-from reelcloud.services.billing.collection import Collector
+from reelcloud.services.billing.collection import Collector, Processor
 from reelcloud.services.billing.lifecycle import Rules
 from reelcloud.services.billing.models import Account, Answer, Attempt, Card, Invoice
 from reelcloud.services.billing.outbox import OutboxRelay
@@ -103,9 +103,9 @@ def subscription_message(account: Account) -> Any:
 
 def payment_message(attempt: Attempt) -> Any:
     status = attempt.status.value
-    message = _DECLINES.get(attempt.decline_code, _MESSAGES[status])
-    if status != "declined":
-        message = _MESSAGES[status]
+    message = _MESSAGES[status]
+    if status == "declined":
+        message = _DECLINES.get(attempt.decline_code, message)
     return billing_pb2.Payment(
         id=attempt.id,
         invoice_id=attempt.invoice_id,
@@ -291,7 +291,7 @@ class BillingServicer(billing_pb2_grpc.BillingServicer):
 
 
 def build_service(
-    store: BillingStore, processor: Any, options: BillingSettings, clock: Clock
+    store: BillingStore, processor: Processor, options: BillingSettings, clock: Clock
 ) -> BillingService:
     """The service and its collaborators, as the process wires them (tests wire the same)."""
     rules = Rules(trial_days=options.trial_days, retry_days=options.retry_days)
