@@ -3,6 +3,7 @@ import asyncio
 import aiohttp
 import pytest
 import pytest_asyncio
+from tests.support.engines import NatsServer
 from tests.support.factories import (
     TEST_S3_ACCESS_KEY,
     TEST_S3_SECRET_KEY,
@@ -33,6 +34,15 @@ async def registry(tmp_path):
     topo = topology([free_port()])
     async with registry_peers(topo, tmp_path) as (peer,):
         yield peer
+
+
+@pytest.fixture
+def nats_server(tmp_path):
+    """A real nats-server with JetStream, which the test may stop and start again."""
+    server = NatsServer(tmp_path / "nats")
+    server.start()
+    yield server
+    server.stop()
 
 
 @pytest_asyncio.fixture

@@ -4,8 +4,6 @@ the same service answers again once PostgreSQL is back. An unexpected exception 
 INTERNAL) that names nothing of it. Real PostgreSQL, real sockets."""
 
 import asyncio
-import secrets
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -14,10 +12,9 @@ import grpc
 import pytest
 import pytest_asyncio
 from aiohttp import web
+from tests.support.engines import Postgres
 from tests.support.waiting import wait_for
 
-from reelcloud.launcher.engines.postgres import PostgresEngine
-from reelcloud.launcher.process import ManagedProcess, ProcessSpec
 from reelcloud.platform.app import STATE, create_service_app
 from reelcloud.platform.database import database_unavailable, open_database
 from reelcloud.platform.errors import UnavailableError
@@ -32,38 +29,9 @@ ROLE = "reelcloud_accounts"
 SECRET_SQL = "SELECT 'a secret query', pg_sleep(60)"
 
 
-class Postgres:
-    """A PostgreSQL that can be stopped and started again on the same port."""
-
-    def __init__(self, root: Path) -> None:
-        self.engine = PostgresEngine(root / "pg", root / "pg.log")
-        self.spec: ProcessSpec | None = None
-        self.process: ManagedProcess | None = None
-        self.password = secrets.token_hex(16)
-
-    async def start(self) -> None:
-        if self.spec is None:
-            self.spec = await asyncio.to_thread(self.engine.prepare)
-        self.process = ManagedProcess(self.spec, restart=False)
-        self.process.start()
-        await wait_for(
-            self.engine.ready,
-            what=lambda: f"PostgreSQL is ready; its log ends:\n{self.process.log_tail()}",
-            interval_s=0.2,
-        )
-
-    async def stop(self) -> None:
-        assert self.process is not None
-        await self.process.stop()  # SIGINT: fast shutdown, every session terminated
-
-    @property
-    def url(self) -> str:
-        return self.engine.role_url(ROLE, self.password)
-
-
 @pytest_asyncio.fixture
 async def postgres(tmp_path):
-    pg = Postgres(tmp_path)
+    pg = Postgres(tmp_path, ROLE)
     await pg.start()
     await pg.engine.provision({ROLE: pg.password})
     try:

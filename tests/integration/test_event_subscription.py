@@ -9,7 +9,6 @@ import nats
 import pytest
 import pytest_asyncio
 from aiohttp import web
-from tests.support.engines import NatsServer
 from tests.support.factories import free_port, registry_credential, topology_dict
 from tests.support.servers import RunningService, registry_peers
 from tests.support.waiting import wait_for
@@ -66,14 +65,6 @@ def create_app(settings: Settings) -> web.Application:
 
     app.cleanup_ctx.append(lifecycle)
     return app
-
-
-@pytest.fixture
-def nats_server(tmp_path):
-    server = NatsServer(tmp_path / "nats")
-    server.start()
-    yield server
-    server.stop()
 
 
 @pytest_asyncio.fixture

@@ -2,18 +2,17 @@
 around it arrive exactly once and in order, it goes to the dead-letter file with its reason,
 and the counter says so. Passing failures (no stream) are retried and lose nothing."""
 
-import subprocess
 from typing import ClassVar
 
 import nats
 import orjson
 import pytest
-from tests.support.engines import NatsServer, _accepts
-from tests.support.waiting import wait_for, wait_for_sync
+from tests.support.engines import NatsServer
+from tests.support.events import consume_all
+from tests.support.waiting import wait_for
 
 from reelcloud.platform.events import (
     DEAD_LETTER_FILE,
-    EventConsumer,
     EventPayload,
     EventProducer,
     EventTooLargeError,
@@ -30,56 +29,6 @@ class Tick(EventPayload):
     event_type: ClassVar[str] = "test.tick"
     n: int
     note: str = ""
-
-
-class LimitedNats(NatsServer):
-    """nats-server with a configured max payload (NatsServer takes no configuration)."""
-
-    def __init__(self, store_dir, max_payload):
-        super().__init__(store_dir)
-        self.max_payload = max_payload
-
-    def start(self):
-        self.store_dir.mkdir(parents=True, exist_ok=True)
-        config = self.store_dir / "nats.conf"
-        config.write_text(f"max_payload: {self.max_payload}\n")
-        argv = [self.binary, "-c", str(config), "-a", "127.0.0.1", "-p", str(self.port)]
-        argv += ["-js", "-sd", str(self.store_dir)]
-        self.proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_for_sync(lambda: _accepts(self.port), what=f"nats-server listens on {self.port}")
-
-
-@pytest.fixture
-def nats_server(tmp_path):
-    server = NatsServer(tmp_path / "nats")
-    server.start()
-    yield server
-    server.stop()
-
-
-async def received_events(url, durable, expected, timeout_s=30):
-    """Every event on the stream, once `expected` arrived and a last fetch found no more."""
-    consumer = EventConsumer(url, durable)
-    await consumer.start()
-    received = []
-    try:
-
-        async def all_arrived():
-            for envelope, message in await consumer.fetch(1000, timeout_s=0.5):
-                received.append(envelope)
-                await message.ack()
-            return len(received) >= expected
-
-        await wait_for(
-            all_arrived,
-            what=lambda: f"{expected} events arrive (got {len(received)})",
-            timeout_s=timeout_s,
-            interval_s=0,
-        )
-        received += [e for e, _ in await consumer.fetch(10, timeout_s=0.5)]  # nothing more
-    finally:
-        await consumer.aclose()
-    return received
 
 
 def dead_letters(spool_dir):
@@ -116,7 +65,7 @@ async def test_an_oversized_event_mid_stream_is_dead_lettered_and_the_rest_arriv
     finally:
         await producer.aclose(drain_timeout_s=10)
 
-    received = await received_events(nats_server.url, "around-big", 1000)
+    received = await consume_all(nats_server.url, "around-big", 1000)
     assert [decode(e).n for e in received] == [*range(500), *range(501, 1000), 1001]
     assert len({e.id for e in received}) == len(received)
     (letter,) = dead_letters(spool)
@@ -161,7 +110,7 @@ async def test_a_restart_with_a_poisoned_spool_replays_around_the_poison(nats_se
     finally:
         await producer.aclose(drain_timeout_s=10)
 
-    received = await received_events(nats_server.url, "after-restart", 297)
+    received = await consume_all(nats_server.url, "after-restart", 297)
     good = [n for n in range(300) if n not in (100, 150, 200)]
     assert [decode(e).n for e in received] == good  # each once, in order
     letters = dead_letters(spool)
@@ -199,7 +148,7 @@ async def test_an_event_jetstream_refuses_for_good_is_dead_lettered(nats_server,
     finally:
         await producer.aclose(drain_timeout_s=10)
         await bus.close()
-    received = await received_events(nats_server.url, "refused", 5)
+    received = await consume_all(nats_server.url, "refused", 5)
     assert [decode(e).n for e in received] == [0, 1, 2, 4, 5]
     (letter,) = dead_letters(tmp_path / "spool")
     assert letter["reason"] == "refused"
@@ -229,13 +178,13 @@ async def test_events_sent_while_the_stream_is_missing_are_retried_not_lost(nats
     finally:
         await producer.aclose(drain_timeout_s=10)
         await bus.close()
-    received = await received_events(nats_server.url, "no-stream", 100)
+    received = await consume_all(nats_server.url, "no-stream", 100)
     assert [decode(e).n for e in received] == list(range(1, 101))
     assert not dead_letters(tmp_path / "spool")
 
 
 async def test_the_limit_is_the_servers_max_payload_capped_by_the_producers(tmp_path):
-    server = LimitedNats(tmp_path / "nats", max_payload=64 * 1024)
+    server = NatsServer(tmp_path / "nats", max_payload=64 * 1024)
     server.start()
     producer = EventProducer(server.url, producer_id="p-lim", spool_dir=tmp_path / "spool")
     try:

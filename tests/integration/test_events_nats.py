@@ -5,10 +5,10 @@ import inspect
 from typing import ClassVar
 
 import pytest
-from tests.support.engines import NatsServer
+from tests.support.events import consume_all
 from tests.support.waiting import wait_for
 
-from reelcloud.platform.events import EventConsumer, EventPayload, EventProducer, decode
+from reelcloud.platform.events import EventPayload, EventProducer, decode
 
 pytestmark = pytest.mark.asyncio
 
@@ -16,40 +16,6 @@ pytestmark = pytest.mark.asyncio
 class Heartbeat(EventPayload):
     event_type: ClassVar[str] = "test.heartbeat"
     n: int
-
-
-@pytest.fixture
-def nats_server(tmp_path):
-    server = NatsServer(tmp_path / "nats")
-    server.start()
-    yield server
-    server.stop()
-
-
-async def consume_all(url, durable, expected, timeout_s=60):
-    consumer = EventConsumer(url, durable)
-    await consumer.start()
-    received = []
-    try:
-
-        async def all_arrived():
-            for envelope, message in await consumer.fetch(1000, timeout_s=1):
-                received.append(envelope)
-                await message.ack()
-            return len(received) >= expected
-
-        await wait_for(
-            all_arrived,
-            what=lambda: f"{expected} events arrive (got {len(received)})",
-            timeout_s=timeout_s,
-            interval_s=0,
-        )
-        # Nothing more than expected arrives.
-        extra = await consumer.fetch(10, timeout_s=0.5)
-        received += [e for e, _ in extra]
-    finally:
-        await consumer.aclose()
-    return received
 
 
 async def test_outage_mid_stream_loses_nothing_and_duplicates_nothing(nats_server, tmp_path):

@@ -4,7 +4,7 @@ and all, even after a hand-over cut short."""
 
 import asyncpg
 import pytest
-from tests.integration.test_database_unavailable import Postgres
+from tests.support.engines import Postgres
 
 pytestmark = pytest.mark.asyncio
 

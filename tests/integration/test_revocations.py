@@ -4,21 +4,12 @@ server restart."""
 
 import pytest
 import pytest_asyncio
-from tests.support.engines import NatsServer
 from tests.support.waiting import wait_for
 
 from reelcloud.platform.errors import UnavailableError
 from reelcloud.platform.revocations import Revocations
 
 pytestmark = pytest.mark.asyncio
-
-
-@pytest.fixture
-def nats_server(tmp_path):
-    server = NatsServer(tmp_path / "nats")
-    server.start()
-    yield server
-    server.stop()
 
 
 @pytest_asyncio.fixture

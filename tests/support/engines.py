@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+import secrets
 import shutil
 import socket
 import subprocess
 from pathlib import Path
 
+from reelcloud.launcher.engines.postgres import PostgresEngine
+from reelcloud.launcher.process import ManagedProcess, ProcessSpec
 from tests.support.factories import free_port
-from tests.support.waiting import wait_for_sync
+from tests.support.waiting import wait_for, wait_for_sync
 
 
 def _accepts(port: int) -> bool:
@@ -46,11 +50,13 @@ class NatsServer:
     """nats-server with JetStream on a fixed port and store, so it can be stopped and
     started again with its streams intact."""
 
-    def __init__(self, store_dir: Path) -> None:
+    def __init__(self, store_dir: Path, *, max_payload: int | None = None) -> None:
+        """`max_payload`: the server's limit on one message (its default is 1 MiB)."""
         from reelcloud.launcher.engines.nats import nats_server_binary
 
         self.binary = str(nats_server_binary())
         self.store_dir = store_dir
+        self.max_payload = max_payload
         self.port = free_port()
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -59,17 +65,23 @@ class NatsServer:
         return f"nats://127.0.0.1:{self.port}"
 
     def start(self) -> None:
+        argv = [
+            self.binary,
+            "-a",
+            "127.0.0.1",
+            "-p",
+            str(self.port),
+            "-js",
+            "-sd",
+            str(self.store_dir),
+        ]
+        if self.max_payload is not None:  # only a configuration file can set it
+            self.store_dir.mkdir(parents=True, exist_ok=True)
+            config = self.store_dir / "nats.conf"
+            config.write_text(f"max_payload: {self.max_payload}\n")
+            argv += ["-c", str(config)]
         self.proc = subprocess.Popen(
-            [
-                self.binary,
-                "-a",
-                "127.0.0.1",
-                "-p",
-                str(self.port),
-                "-js",
-                "-sd",
-                str(self.store_dir),
-            ],
+            argv,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -83,3 +95,37 @@ class NatsServer:
         if self.proc is not None:
             stop(self.proc)
             self.proc = None
+
+
+class Postgres:
+    """A PostgreSQL that can be stopped and started again on the same port."""
+
+    def __init__(self, root: Path, role: str = "reelcloud_test") -> None:
+        """`role`: the role (and database) `url` names, once provisioned with `password`."""
+        self.engine = PostgresEngine(root / "pg", root / "pg.log")
+        self.spec: ProcessSpec | None = None
+        self.process: ManagedProcess | None = None
+        self.role = role
+        self.password = secrets.token_hex(16)
+
+    async def start(self) -> None:
+        if self.spec is None:
+            self.spec = await asyncio.to_thread(self.engine.prepare)
+        self.process = ManagedProcess(self.spec, restart=False)
+        self.process.start()
+        await wait_for(
+            self.engine.ready,
+            what=lambda: f"PostgreSQL is ready; its log ends:\n{self._log_tail()}",
+            interval_s=0.2,
+        )
+
+    async def stop(self) -> None:
+        assert self.process is not None
+        await self.process.stop()  # SIGINT: fast shutdown, every session terminated
+
+    def _log_tail(self) -> str:
+        return self.process.log_tail() if self.process is not None else ""
+
+    @property
+    def url(self) -> str:
+        return self.engine.role_url(self.role, self.password)
