@@ -25,10 +25,11 @@ from reelcloud.launcher.process import ManagedProcess, ProcessSpec
 from reelcloud.platform.credentials import ADMIN_USER, basic_authorization
 from reelcloud.platform.database import open_database
 from reelcloud.platform.resilience import CommandRunner
+from reelcloud.platform.rpc.context import ERROR_CODE_KEY
 from reelcloud.platform.settings import Settings
 from reelcloud.platform.testing import FakeClock
 from reelcloud.rpc import billing_pb2_grpc
-from reelcloud.services.billing.api import ERROR_CODE_KEY, build_service
+from reelcloud.services.billing.api import build_service
 from reelcloud.services.billing.models import Card
 from reelcloud.services.billing.processor import ProcessorClient
 from reelcloud.services.billing.service import BillingService

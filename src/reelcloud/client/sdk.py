@@ -12,6 +12,7 @@ A `Throttle` (network.py) holds OCA downloads to an emulated network's bandwidth
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -26,8 +27,10 @@ from reelcloud.client.network import Throttle
 from reelcloud.encoding.encryption import decrypt_segment
 from reelcloud.platform.errors import (
     BadRequestError,
+    ConflictError,
     ForbiddenError,
     NotFoundError,
+    PaymentRequiredError,
     ReelcloudError,
     UnauthenticatedError,
     UnavailableError,
@@ -36,11 +39,16 @@ from reelcloud.platform.errors import (
 _ERRORS: dict[int, type[ReelcloudError]] = {
     400: BadRequestError,
     401: UnauthenticatedError,
+    402: PaymentRequiredError,
     403: ForbiddenError,
     404: NotFoundError,
+    409: ConflictError,
     503: UnavailableError,
 }
 
+
+# The card processor's approving test card (services/payments/cards.py): any future expiry.
+TEST_CARD = {"number": "4242424242424242", "exp_month": 12, "exp_year": 2099, "cvc": "123"}
 
 CHUNK_BYTES = 64 * 1024
 MAX_STEERING_BYTES = 64 * 1024
@@ -161,11 +169,29 @@ class PlatformClient:
         )
 
     async def sign_up(
-        self, email: str, password: str, *, name: str, country: str, plan: str = "standard"
+        self,
+        email: str,
+        password: str,
+        *,
+        name: str,
+        country: str,
+        plan: str = "standard",
+        card: dict[str, Any] | None = None,
+        trial: str = "if_eligible",
+        idempotency_key: str | None = None,
     ) -> dict[str, Any]:
-        """A new member, signed in."""
-        form = {"email": email, "password": password, "name": name, "country": country}
-        answer = await self._json("POST", "/api/accounts/signup", json=form | {"plan": plan})
+        """A new member through the sign-up API, signed in: a free trial when the email and
+        card never had one (`trial`: if_eligible | required | none), on `card` (by default
+        the processor's approving test card). The answer's `status` is "active", or
+        "requires_action" / "pending" when the payment is not finished."""
+        form = {
+            "email": email, "password": password, "name": name, "country": country,
+            "plan": plan, "card": card or TEST_CARD, "trial": trial,
+        }  # fmt: skip
+        key = idempotency_key or uuid.uuid4().hex
+        answer = await self._json(
+            "POST", "/api/signup", json=form, headers={"Idempotency-Key": key}
+        )
         self._signed_in(answer)
         return dict(answer)
 

@@ -6,6 +6,7 @@
      │    ├── BadRequestError       400: malformed or missing fields
      │    ├── UnauthenticatedError  401: no valid session
      │    ├── ForbiddenError        403: not allowed (bad signature, denied play)
+     │    ├── PaymentRequiredError  402: a card was declined
      │    ├── NotFoundError         404: unknown resource
      │    ├── ConflictError         409: the server holds a newer copy
      │    └── PayloadTooLargeError  413: body over the limit
@@ -74,6 +75,11 @@ class ForbiddenError(RequestError):
 class NotFoundError(RequestError):
     status = 404
     code = "not_found"
+
+
+class PaymentRequiredError(RequestError):
+    status = 402
+    code = "payment_required"
 
 
 class ConflictError(RequestError):

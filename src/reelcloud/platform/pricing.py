@@ -68,10 +68,15 @@ class Price:
     amount_minor: int
 
     def display(self) -> str:
-        """For people: 15.49 USD."""
-        digits = MINOR_DIGITS[self.currency]
-        whole, minor = divmod(self.amount_minor, 10**digits)
-        return f"{whole}.{minor:0{digits}d} {self.currency}"
+        return display(self.amount_minor, self.currency)
+
+
+def display(amount_minor: int, currency: str) -> str:
+    """For people: 15.49 USD, -3.00 EUR."""
+    digits = MINOR_DIGITS.get(currency, 2)
+    whole, minor = divmod(abs(amount_minor), 10**digits)
+    sign = "-" if amount_minor < 0 else ""
+    return f"{sign}{whole}.{minor:0{digits}d} {currency}"
 
 
 def plan(name: str) -> PlanSpec:

@@ -12,7 +12,6 @@ import orjson
 from aiohttp import web
 from pydantic import BaseModel
 
-from reelcloud.apis.play.dependencies import Dependency
 from reelcloud.apis.play.models import (
     Caller,
     Heartbeat,
@@ -32,6 +31,7 @@ from reelcloud.platform.errors import BadRequestError, NotFoundError
 from reelcloud.platform.events import EventMetrics, EventPayload, EventProducer
 from reelcloud.platform.openapi import Operation, Parameter, Raw, serve_fragment
 from reelcloud.platform.revocations import Revocations
+from reelcloud.platform.rpc.dependency import Dependency
 from reelcloud.platform.settings import Settings, service_options
 from reelcloud.platform.signed_blobs import SignedBlobs
 from reelcloud.platform.storage import ObjectStore

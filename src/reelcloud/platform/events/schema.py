@@ -105,6 +105,16 @@ class _BillingEvent(EventPayload):
     at: float
 
 
+class MemberSignedUp(_BillingEvent):
+    """A sign-up finished: the member's first subscription began (its trial, or its first
+    paid month). Billing says it, once, in the transaction that started the subscription."""
+
+    event_type: ClassVar[str] = "member.signed_up"
+    plan: str
+    country: str
+    trial: bool
+
+
 class SubscriptionStarted(_BillingEvent):
     event_type: ClassVar[str] = "subscription.started"
     plan: str

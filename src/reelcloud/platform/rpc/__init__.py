@@ -5,6 +5,8 @@
   errors to status codes, and graceful stop;
 - `client.py`: channels per instance chosen through discovery; every call carries the request
   id and fault-injection header, and never gets more time than the caller has left;
+- `dependency.py`: a called service as a resilience command (timeout, breaker, bulkhead),
+  for the application APIs;
 - `status.py`: gRPC status codes ↔ the platform's error tree, at the boundary;
 - `codegen.py`: `.proto` files → Python stubs (run by the build, and by tests for theirs).
 """

@@ -11,6 +11,9 @@ from contextvars import ContextVar
 
 REQUEST_ID_KEY = "x-request-id"
 FAULT_KEY = "x-reelcloud-fault"
+# A refused call's clear code ("unknown_plan", "trial_already_used") in its trailing metadata,
+# beside the status code, so the caller raises the same error the callee did.
+ERROR_CODE_KEY = "reelcloud-error-code"
 
 # Monotonic time (time.monotonic) by which the incoming call must be answered.
 inbound_deadline: ContextVar[float | None] = ContextVar("inbound_deadline", default=None)

@@ -17,7 +17,13 @@ from reelcloud.platform import faults
 from reelcloud.platform.database import database_unavailable
 from reelcloud.platform.errors import ReelcloudError
 from reelcloud.platform.logging import request_id_var
-from reelcloud.platform.rpc.context import FAULT_KEY, REQUEST_ID_KEY, fault_header, inbound_deadline
+from reelcloud.platform.rpc.context import (
+    ERROR_CODE_KEY,
+    FAULT_KEY,
+    REQUEST_ID_KEY,
+    fault_header,
+    inbound_deadline,
+)
 from reelcloud.platform.rpc.status import to_grpc
 
 log = logging.getLogger(__name__)
@@ -59,6 +65,7 @@ class _CallContextInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
                     await faults.inject(self.service, metadata.get(FAULT_KEY))
                 return await inner(request, context)
             except ReelcloudError as exc:
+                context.set_trailing_metadata(((ERROR_CODE_KEY, exc.code),))
                 await context.abort(to_grpc(exc), exc.message)
             except grpc.aio.AbortError:
                 raise  # the handler aborted the call itself, with its own status

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import grpc
 
 from reelcloud.platform.errors import (
@@ -14,6 +16,9 @@ from reelcloud.platform.errors import (
     UnauthenticatedError,
     UnavailableError,
 )
+from reelcloud.platform.rpc.context import ERROR_CODE_KEY
+
+_CODE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 
 
 class DeadlineExceededError(UnavailableError):
@@ -83,7 +88,17 @@ def from_grpc(error: grpc.aio.AioRpcError, target: str) -> ReelcloudError:
     else:
         message = f"{service} failed"
     cls = _FROM_STATUS.get(code, RemoteError)
-    return cls(message, internal=f"{target}: {code.name}: {details}".rstrip(": "))
+    internal = f"{target}: {code.name}: {details}".rstrip(": ")
+    return cls(message, code=_error_code(error) if code in _CALLEE_SPEAKS else None,
+               internal=internal)  # fmt: skip
+
+
+def _error_code(error: grpc.aio.AioRpcError) -> str | None:
+    """The callee's clear code (`ERROR_CODE_KEY`), if it sent a sane one."""
+    for key, value in error.trailing_metadata() or ():
+        if key == ERROR_CODE_KEY and isinstance(value, str) and _CODE.match(value):
+            return value
+    return None
 
 
 def to_grpc(error: ReelcloudError) -> grpc.StatusCode:

@@ -1,16 +1,17 @@
-"""The accounts process: gRPC for the platform (GetMember, GetProfile, GetDevice) and a small
-HTTP surface for members, through the gateway:
+"""The accounts process: gRPC for the platform (GetMember, GetProfile, GetDevice; CreateMember,
+ActivateMember, DeletePendingMember for the sign-up API) and a small HTTP surface for
+members, through the gateway:
 
-    POST /api/accounts/signup   {email, password, name, country, plan} → a new member with a
-                                profile, a kids profile and three devices, signed in (201)
     POST /api/accounts/login    {email, password} → a session token (also as a cookie)
     POST /api/accounts/logout   revokes the caller's session
     GET  /api/accounts/me       the caller's member record, profiles and devices
 
 The gateway has checked the token's signature and expiry and names the member and session in
-its edge headers (`platform.edge`); only the gateway reaches this port. Sign-up and login
-answer 503 `busy` with Retry-After when more passwords wait to be hashed than the pool
-finishes in time.
+its edge headers (`platform.edge`); only the gateway reaches this port. Login answers 503
+`busy` with Retry-After when more passwords wait to be hashed than the pool finishes in time.
+Members join through the sign-up API (`/api/signup`), which creates them here as pending and
+activates them once billing has started their subscription; billing's events then keep each
+member's plan and status (`membership.py`).
 """
 
 from __future__ import annotations
@@ -22,24 +23,32 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel
 
-from reelcloud.platform.app import STATE, Handler, create_service_app, error_response
+from reelcloud.platform.app import (
+    STATE,
+    Handler,
+    add_readiness_check,
+    create_service_app,
+    error_response,
+)
 from reelcloud.platform.database import open_database
 from reelcloud.platform.edge import caller, client_address
+from reelcloud.platform.events import EventMetrics, EventSubscription
 from reelcloud.platform.openapi import Operation, serve_fragment
 from reelcloud.platform.revocations import Revocations
 from reelcloud.platform.settings import Settings, service_options
-from reelcloud.platform.validation import parse_body
+from reelcloud.platform.validation import parse_body, parse_query
 from reelcloud.rpc import accounts_pb2, accounts_pb2_grpc
 from reelcloud.services.accounts.demo import seed_demo_members
 from reelcloud.services.accounts.hashing import HashPool, Passwords
+from reelcloud.services.accounts.membership import SUBJECTS, BillingFollower
 from reelcloud.services.accounts.models import (
     BusyError,
     Login,
     Member,
     MemberDetails,
+    NewMemberForm,
     SignedIn,
     SignedOut,
-    Signup,
 )
 from reelcloud.services.accounts.service import AccountsService
 from reelcloud.services.accounts.settings import AccountsSettings
@@ -51,8 +60,6 @@ OPTIONS = web.AppKey("accounts_options", AccountsSettings)
 SESSION_COOKIE = "session"
 
 OPERATIONS = [
-    Operation("POST", "/api/accounts/signup", "Become a member, and be signed in",
-              {201: SignedIn}, body=Signup, errors=(409, 503)),
     Operation("POST", "/api/accounts/login", "Sign in: a session token (also set as a cookie)",
               {200: SignedIn}, body=Login, errors=(401, 503)),
     Operation("POST", "/api/accounts/logout", "Sign out: the session is revoked",
@@ -73,11 +80,6 @@ def _signed_in(request: web.Request, signed_in: SignedIn, status: int) -> web.Re
         SESSION_COOKIE, signed_in.token, max_age=ttl_s, httponly=True, samesite="Lax", path="/"
     )
     return response
-
-
-async def signup(request: web.Request) -> web.Response:
-    form = parse_body(Signup, await request.read(), "signup")
-    return _signed_in(request, await request.app[SERVICE].sign_up(form), status=201)
 
 
 async def login(request: web.Request) -> web.Response:
@@ -140,13 +142,37 @@ class AccountsServicer(accounts_pb2_grpc.AccountsServicer):
         device = await self.app[SERVICE].device(request.member_id, request.device_id)
         return accounts_pb2.Device(**device.model_dump())
 
+    async def CreateMember(self, request: Any, context: Any) -> Any:
+        fields = ("email", "password", "name", "country", "plan")
+        form = parse_query(NewMemberForm, {f: getattr(request, f) for f in fields}, "member")
+        signed_in, resumed = await self.app[SERVICE].create_member(form)
+        member = signed_in.member
+        return accounts_pb2.CreatedMember(
+            member=accounts_pb2.Member(
+                id=member.id, email=member.email, name=member.name, country=member.country,
+                plan=member.plan.name, status=member.status, max_height=member.plan.max_height,
+                max_streams=member.plan.max_streams,
+            ),
+            profiles=[accounts_pb2.Profile(**p.model_dump()) for p in signed_in.profiles],
+            devices=[accounts_pb2.Device(**d.model_dump()) for d in signed_in.devices],
+            token=signed_in.token,
+            expires_at=signed_in.expires_at,
+            resumed=resumed,
+        )  # fmt: skip
+
+    async def ActivateMember(self, request: Any, context: Any) -> Any:
+        return member_message(await self.app[SERVICE].activate(request.member_id))
+
+    async def DeletePendingMember(self, request: Any, context: Any) -> Any:
+        deleted = await self.app[SERVICE].delete_pending(request.member_id)
+        return accounts_pb2.DeletePendingMemberResponse(deleted=deleted)
+
 
 def create_app(settings: Settings) -> web.Application:
     app = create_service_app(settings)
     options = service_options(settings, AccountsSettings)
     app[OPTIONS] = options
     app.middlewares.append(retry_after)
-    app.router.add_post("/api/accounts/signup", signup)
     app.router.add_post("/api/accounts/login", login)
     app.router.add_post("/api/accounts/logout", logout)
     app.router.add_get("/api/accounts/me", me)
@@ -178,7 +204,20 @@ def create_app(settings: Settings) -> web.Application:
         )
         if options.demo_members:
             await seed_demo_members(app[SERVICE])
+        follower = BillingFollower(app[SERVICE].store)
+        metrics = EventMetrics(app[STATE].metrics.registry)
+        subscriptions = [
+            EventSubscription(settings.nats_url, f"accounts-{subject.split('.')[1]}", subject,
+                              follower.handle, metrics=metrics)
+            for subject in SUBJECTS
+            if settings.nats_url
+        ]  # fmt: skip
+        for subscription in subscriptions:
+            add_readiness_check(app, subscription.name, subscription.problem)
+            subscription.start()
         yield
+        for subscription in subscriptions:
+            await subscription.aclose()
         await revocations.aclose()
         hashes.close()
         with contextlib.suppress(Exception):

@@ -11,8 +11,8 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from reelcloud.platform.countries import is_country
 from reelcloud.platform.errors import UnavailableError
+from reelcloud.platform.pricing import PLANS, PlanSpec
 from reelcloud.platform.validation import Text
-from reelcloud.services.accounts.plans import PLANS, Plan
 
 # Every text field is `Text`: no control characters (PostgreSQL cannot hold NUL) and no lone
 # surrogates, refused here as a 400 naming the field, not by the database as a 500.
@@ -47,7 +47,9 @@ class Login(_Body):
     password: Text = Field(min_length=1, max_length=1024)
 
 
-class Signup(_Body):
+class NewMemberForm(_Body):
+    """What the sign-up API asks accounts to create (CreateMember), checked as a form."""
+
     email: Email
     password: Text = Field(min_length=8, max_length=1024)
     name: Text = Field(min_length=1, max_length=100)
@@ -97,7 +99,7 @@ class MemberDetails(_Body):
 
 
 class SignedIn(MemberDetails):
-    """POST /api/accounts/signup (201) and /login (200); the token is also set as a cookie."""
+    """POST /api/accounts/login; the token is also set as a cookie."""
 
     token: str
     expires_at: int  # seconds since the epoch
@@ -117,10 +119,12 @@ class Member:
     name: str
     country: str
     plan_name: str
-    status: str  # active | on_hold
+    # pending (signing up: billing has no live subscription yet) | active | on_hold (billing's
+    # retries failed) | ended (a cancellation took effect). Playback plays only `active`.
+    status: str
 
     @property
-    def plan(self) -> Plan:
+    def plan(self) -> PlanSpec:
         return PLANS[self.plan_name]
 
     def view(self) -> MemberView:

@@ -24,10 +24,10 @@ from reelcloud.services.accounts.models import (
     Member,
     MemberDetails,
     NewMember,
+    NewMemberForm,
     Profile,
     Session,
     SignedIn,
-    Signup,
 )
 from reelcloud.services.accounts.throttle import SignInThrottle
 
@@ -47,6 +47,11 @@ class MemberStore(Protocol):
     async def profiles(self, member_id: str) -> list[Profile]: ...
     async def devices(self, member_id: str) -> list[Device]: ...
     async def add_member(self, new: NewMember, password_hash: str) -> bool: ...
+    async def activate(self, member_id: str) -> Member | None: ...
+    async def delete_pending(self, member_id: str) -> bool: ...
+    async def apply_billing(
+        self, member_id: str, seq: int, *, plan: str | None, status: str | None
+    ) -> bool: ...
     async def open_session(self, session: Session) -> None: ...
     async def session(self, member_id: str, session_id: str) -> Session | None: ...
     async def revoke_session(self, member_id: str, session_id: str) -> bool: ...
@@ -100,26 +105,46 @@ class AccountsService:
         self.revoke_session = revoke_session
         self.unserved_countries = unserved_countries
 
-    # ---- members over HTTP ----------------------------------------------------------------
+    # ---- signing up (the sign-up API, over gRPC) --------------------------------------------
 
-    async def sign_up(self, form: Signup) -> SignedIn:
-        if form.country.upper() in self.unserved_countries:
+    async def create_member(self, form: NewMemberForm) -> tuple[SignedIn, bool]:
+        """A pending member, signed in; or the pending member of this email when the password
+        is its own (an unfinished sign-up, resumed: True)."""
+        country = form.country.upper()
+        if country in self.unserved_countries:
             raise BadRequestError(
-                f"the service is not offered in {form.country.upper()}", code="country_not_served"
+                f"the service is not offered in {country}", code="country_not_served"
             )
+        email = form.email.lower()
+        found = await self.store.credentials(email)
+        if found is not None:
+            member, stored_hash = found
+            if member.status == "pending" and await self.passwords.matches(
+                stored_hash, form.password
+            ):
+                log.info("member %s resumes signing up", member.id)
+                return await self._signed_in(member), True
+            raise ConflictError("that email already has an account", code="email_taken")
         member_id = new_id("m")
-        member = Member(
-            id=member_id,
-            email=form.email.lower(),
-            name=form.name,
-            country=form.country.upper(),
-            plan_name=form.plan,
-            status="active",
-        )
+        member = Member(member_id, email, form.name, country, form.plan, status="pending")
         new = NewMember(member, starter_profiles(member_id, form.name), starter_devices(member_id))
         await self.add_member(new, form.password)
-        log.info("member %s signed up (%s, %s)", member_id, member.country, member.plan_name)
-        return await self._signed_in(member)
+        log.info("member %s is signing up (%s, %s)", member_id, country, form.plan)
+        return await self._signed_in(member), False
+
+    async def activate(self, member_id: str) -> Member:
+        member = await self.store.activate(_checked_id(member_id, "member_id"))
+        if member is None:
+            raise NotFoundError("no such member")
+        return member
+
+    async def delete_pending(self, member_id: str) -> bool:
+        deleted = await self.store.delete_pending(_checked_id(member_id, "member_id"))
+        if deleted:
+            log.info("pending member %s deleted: billing refused the sign-up", member_id)
+        return deleted
+
+    # ---- members over HTTP ----------------------------------------------------------------
 
     async def add_member(self, new: NewMember, password: str) -> None:
         """ConflictError when the email already has an account (nothing is written then)."""

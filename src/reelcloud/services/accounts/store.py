@@ -41,6 +41,9 @@ CREATE TABLE IF NOT EXISTS sessions (
     expires_at TIMESTAMPTZ NOT NULL,
     revoked_at TIMESTAMPTZ
 );
+-- The outbox seq of billing's last event that set the plan, and the status (membership.py).
+ALTER TABLE members ADD COLUMN IF NOT EXISTS plan_seq BIGINT NOT NULL DEFAULT -1;
+ALTER TABLE members ADD COLUMN IF NOT EXISTS status_seq BIGINT NOT NULL DEFAULT -1;
 CREATE INDEX IF NOT EXISTS profiles_member ON profiles (member_id);
 CREATE INDEX IF NOT EXISTS devices_member ON devices (member_id);
 """
@@ -148,6 +151,49 @@ class AccountsStore:
         except asyncpg.UniqueViolationError:
             return False
         return True
+
+    async def activate(self, member_id: str) -> Member | None:
+        """pending -> active; the member as it is now (None: no such member)."""
+        row = await self.pool.fetchrow(
+            "UPDATE members SET status = CASE WHEN status = 'pending' THEN 'active' "
+            "ELSE status END WHERE id = $1 RETURNING *",
+            member_id,
+        )
+        return None if row is None else _member(row)
+
+    async def delete_pending(self, member_id: str) -> bool:
+        async with self.pool.acquire() as conn, conn.transaction():
+            pending = await conn.fetchval(
+                "SELECT 1 FROM members WHERE id = $1 AND status = 'pending' FOR UPDATE",
+                member_id,
+            )
+            if pending is None:
+                return False
+            for table in ("sessions", "profiles", "devices"):
+                await conn.execute(f"DELETE FROM {table} WHERE member_id = $1", member_id)
+            await conn.execute("DELETE FROM members WHERE id = $1", member_id)
+        return True
+
+    async def apply_billing(
+        self, member_id: str, seq: int, *, plan: str | None, status: str | None
+    ) -> bool:
+        """Set the plan and/or the status from billing's event `seq`, each only if no later
+        event set it already. False when the member is unknown."""
+        result = await self.pool.execute(
+            "UPDATE members SET "
+            "plan = CASE WHEN $3::text IS NOT NULL AND $2 > plan_seq THEN $3 ELSE plan END, "
+            "plan_seq = CASE WHEN $3::text IS NOT NULL THEN GREATEST(plan_seq, $2) "
+            "ELSE plan_seq END, "
+            "status = CASE WHEN $4::text IS NOT NULL AND $2 > status_seq THEN $4 ELSE status END, "
+            "status_seq = CASE WHEN $4::text IS NOT NULL THEN GREATEST(status_seq, $2) "
+            "ELSE status_seq END "
+            "WHERE id = $1",
+            member_id,
+            seq,
+            plan,
+            status,
+        )
+        return bool(result.endswith(" 1"))
 
     async def open_session(self, session: Session) -> None:
         await self.pool.execute(

@@ -1,22 +1,21 @@
 """The billing process (gRPC only; see proto/reelcloud/rpc/billing.proto for the calls). The
 servicer translates messages to the service's arguments and its answers back; a refused
-request carries its clear code in the trailing metadata `reelcloud-error-code` beside the
-status the platform's interceptor gives it."""
+request carries its clear code in the trailing metadata (`platform.rpc.context.ERROR_CODE_KEY`),
+as every platform call does."""
 
 from __future__ import annotations
 
 import contextlib
-import functools
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 
 from aiohttp import web
 
 from reelcloud.platform.app import STATE, create_service_app
 from reelcloud.platform.clock import Clock, SystemClock
 from reelcloud.platform.database import open_database
-from reelcloud.platform.errors import BadRequestError, ConfigurationError, ReelcloudError
+from reelcloud.platform.errors import BadRequestError, ConfigurationError
 from reelcloud.platform.settings import Settings, service_options
 from reelcloud.rpc import billing_pb2, billing_pb2_grpc
 from reelcloud.services.billing.clock import ControllableClock
@@ -34,7 +33,6 @@ from reelcloud.services.billing.store import SCHEMA, BillingStore
 
 SERVICE = web.AppKey("billing_service", BillingService)
 LOOP = web.AppKey("billing_renewal_loop", RenewalLoop)
-ERROR_CODE_KEY = "reelcloud-error-code"
 _TRIALS = {
     billing_pb2.TRIAL_IF_ELIGIBLE: TRIAL_IF_ELIGIBLE,
     billing_pb2.TRIAL_REQUIRED: TRIAL_REQUIRED,
@@ -53,8 +51,6 @@ _DECLINES = {
     "stolen_card": "Your card was declined: try another card.",
     "authentication_required": "Your bank asks you to confirm payments: pay from your account.",
 }
-
-F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
 
 
 def _seconds(value: datetime | None) -> int:
@@ -140,21 +136,6 @@ def invoice_message(invoice: Invoice, attempts: int) -> Any:
     )
 
 
-def with_error_code(method: F) -> F:
-    """The refusal's code in the trailing metadata (the status and message are the platform
-    interceptor's), so a caller can tell unknown_plan from trial_already_used."""
-
-    @functools.wraps(method)
-    async def wrapped(self: Any, request: Any, context: Any) -> Any:
-        try:
-            return await method(self, request, context)
-        except ReelcloudError as exc:
-            context.set_trailing_metadata(((ERROR_CODE_KEY, exc.code),))
-            raise
-
-    return wrapped  # type: ignore[return-value]
-
-
 class BillingServicer(billing_pb2_grpc.BillingServicer):
     def __init__(self, app: web.Application) -> None:
         self.app = app
@@ -163,7 +144,6 @@ class BillingServicer(billing_pb2_grpc.BillingServicer):
     def service(self) -> BillingService:
         return self.app[SERVICE]
 
-    @with_error_code
     async def ListPlans(self, request: Any, context: Any) -> Any:
         prices = self.service.plans(request.country)
         return billing_pb2.ListPlansResponse(
@@ -179,14 +159,12 @@ class BillingServicer(billing_pb2_grpc.BillingServicer):
             ],
         )  # fmt: skip
 
-    @with_error_code
     async def CheckTrial(self, request: Any, context: Any) -> Any:
         eligible = await self.service.trial_eligible(request.email)
         return billing_pb2.CheckTrialResponse(
             eligible=eligible, trial_days=self.service.rules.trial_days
         )
 
-    @with_error_code
     async def StartSubscription(self, request: Any, context: Any) -> Any:
         if request.trial not in _TRIALS:
             raise BadRequestError("trial is not a TrialChoice")
@@ -197,11 +175,9 @@ class BillingServicer(billing_pb2_grpc.BillingServicer):
         )  # fmt: skip
         return answer_message(answer)
 
-    @with_error_code
     async def GetSubscription(self, request: Any, context: Any) -> Any:
         return subscription_message(await self.service.account(request.member_id))
 
-    @with_error_code
     async def ChangePlan(self, request: Any, context: Any) -> Any:
         answer = await self.service.change_plan(
             member_id=request.member_id, plan=request.plan,
@@ -209,14 +185,12 @@ class BillingServicer(billing_pb2_grpc.BillingServicer):
         )  # fmt: skip
         return answer_message(answer)
 
-    @with_error_code
     async def Cancel(self, request: Any, context: Any) -> Any:
         answer = await self.service.cancel(
             member_id=request.member_id, idempotency_key=request.idempotency_key
         )
         return answer_message(answer)
 
-    @with_error_code
     async def Rejoin(self, request: Any, context: Any) -> Any:
         answer = await self.service.rejoin(
             member_id=request.member_id, plan=request.plan,
@@ -225,7 +199,6 @@ class BillingServicer(billing_pb2_grpc.BillingServicer):
         )  # fmt: skip
         return answer_message(answer)
 
-    @with_error_code
     async def UpdatePaymentMethod(self, request: Any, context: Any) -> Any:
         answer = await self.service.update_payment_method(
             member_id=request.member_id, card=_card(request.card),
@@ -233,21 +206,18 @@ class BillingServicer(billing_pb2_grpc.BillingServicer):
         )  # fmt: skip
         return answer_message(answer)
 
-    @with_error_code
     async def ConfirmPayment(self, request: Any, context: Any) -> Any:
         answer = await self.service.confirm_payment(
             member_id=request.member_id, payment_id=request.payment_id
         )
         return answer_message(answer)
 
-    @with_error_code
     async def ListInvoices(self, request: Any, context: Any) -> Any:
         found = await self.service.invoices(request.member_id)
         return billing_pb2.ListInvoicesResponse(
             invoices=[invoice_message(invoice, tries) for invoice, tries in found]
         )
 
-    @with_error_code
     async def Refund(self, request: Any, context: Any) -> Any:
         refund, invoice = await self.service.refund(
             member_id=request.member_id, invoice_id=request.invoice_id,
@@ -261,7 +231,6 @@ class BillingServicer(billing_pb2_grpc.BillingServicer):
             invoice=invoice_message(invoice, 0),
         )
 
-    @with_error_code
     async def RunRenewals(self, request: Any, context: Any) -> Any:
         clock = self.service.clock
         now = clock.now()
@@ -279,7 +248,6 @@ class BillingServicer(billing_pb2_grpc.BillingServicer):
             now=int(clock.now()),
         )  # fmt: skip
 
-    @with_error_code
     async def GetBalances(self, request: Any, context: Any) -> Any:
         found = await self.service.balances(request.member_id)
         return billing_pb2.GetBalancesResponse(

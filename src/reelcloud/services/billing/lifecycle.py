@@ -22,6 +22,7 @@ from reelcloud.platform import pricing
 from reelcloud.platform.events.schema import (
     MemberOnHold,
     MemberReactivated,
+    MemberSignedUp,
     PaymentFailed,
     PaymentSucceeded,
     SubscriptionCancelled,
@@ -91,12 +92,16 @@ def trial(sub: Subscription, at: datetime, rules: Rules) -> Changes:
         next_action_at=end,
     )
     changes = Changes(subscriptions=[started])
-    changes.events.append(
+    changes.events += [
         SubscriptionStarted(
             member_id=sub.member_id, subscription_id=sub.id, at=ts(at), plan=sub.plan,
             country=sub.country, currency=sub.currency, trial=True, trial_ends_at=ts(end),
-        )
-    )  # fmt: skip
+        ),
+        MemberSignedUp(
+            member_id=sub.member_id, subscription_id=sub.id, at=ts(at), plan=sub.plan,
+            country=sub.country, trial=True,
+        ),
+    ]  # fmt: skip
     return changes
 
 
@@ -312,6 +317,13 @@ def _succeeded(
                 rejoined=inv.kind is InvoiceKind.REJOIN,
             )
         )  # fmt: skip
+        if inv.kind is InvoiceKind.SIGNUP:
+            changes.events.append(
+                MemberSignedUp(
+                    member_id=sub.member_id, subscription_id=sub.id, at=ts(at), plan=inv.plan,
+                    country=sub.country, trial=False,
+                )
+            )  # fmt: skip
     elif inv.kind is InvoiceKind.PRORATION and sub.status in (Status.TRIALING, Status.ACTIVE):
         after = replace(sub, plan=inv.plan, pending_plan=None)
         changes.events.append(

@@ -21,6 +21,15 @@ def rank(rating: str) -> int:
     return MATURITY.index(rating) if rating in MATURITY else len(MATURITY)
 
 
+# A member whose status is not active (accounts: pending, on_hold, ended) plays nothing; each
+# is told why and what to do. An unknown status is refused as on hold.
+_NOT_PLAYING = {
+    "on_hold": ("plan_on_hold", "Your membership is on hold: update your payment."),
+    "pending": ("membership_incomplete", "Finish signing up: your first payment is not made."),
+    "ended": ("membership_ended", "Your membership has ended: rejoin to watch."),
+}
+
+
 def decide(
     *,
     status: str,
@@ -34,7 +43,8 @@ def decide(
 ) -> Decision:
     """Everything but the stream count (which needs the database)."""
     if status != "active":
-        return Decision(False, "plan_on_hold", "Your membership is on hold: update your payment.")
+        code, message = _NOT_PLAYING.get(status, _NOT_PLAYING["on_hold"])
+        return Decision(False, code, message)
     if not licensed:
         return Decision(False, "not_licensed", f"This title is not available in {country} now.")
     if rank(title_maturity) > rank(profile_maturity) or profile_maturity not in MATURITY:
