@@ -31,14 +31,13 @@ def test_the_grpc_member_carries_its_plans_limits():
 def test_the_public_routes_are_described_from_the_models_they_parse_and_render():
     described = fragment("accounts", OPERATIONS)
     paths = described["paths"]
-    assert set(paths) == {
-        "/api/accounts/signup", "/api/accounts/login", "/api/accounts/logout", "/api/accounts/me",
-    }  # fmt: skip
-    signup = paths["/api/accounts/signup"]["post"]
-    assert {"201", "400", "409", "503"} <= set(signup["responses"])
+    # Joining is the sign-up API's (apis/signup): accounts has no free sign-up route.
+    assert set(paths) == {"/api/accounts/login", "/api/accounts/logout", "/api/accounts/me"}
+    login = paths["/api/accounts/login"]["post"]
+    assert {"200", "400", "401", "503"} <= set(login["responses"])
     assert paths["/api/accounts/me"]["get"]["security"] == [{"session": []}]
     schemas = described["components"]["schemas"]
-    assert schemas["Signup"]["additionalProperties"] is False
+    assert schemas["Login"]["additionalProperties"] is False
     assert {"token", "expires_at", "member", "profiles", "devices"} <= set(
         schemas["SignedIn"]["properties"]
     )

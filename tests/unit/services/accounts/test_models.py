@@ -3,7 +3,7 @@ import pytest
 
 from reelcloud.platform.errors import BadRequestError
 from reelcloud.platform.validation import parse_body
-from reelcloud.services.accounts.models import Login, Signup
+from reelcloud.services.accounts.models import Login, NewMemberForm
 
 SIGNUP = b'{"email": "zoe@example.test", "password": "long enough", "name": "Zoe", "country": "IE"}'
 
@@ -12,7 +12,7 @@ SIGNUP = b'{"email": "zoe@example.test", "password": "long enough", "name": "Zoe
 def test_a_nul_character_in_any_sign_up_field_is_a_bad_request_naming_it(field):
     body = SIGNUP.replace(f'"{field}": "'.encode(), f'"{field}": "\\u0000'.encode())
     with pytest.raises(BadRequestError, match=f"signup: {field}: .*NUL"):
-        parse_body(Signup, body, "signup")
+        parse_body(NewMemberForm, body, "signup")
 
 
 @pytest.mark.parametrize("field", ["email", "password"])
@@ -27,5 +27,5 @@ def test_other_bad_values_keep_their_own_messages():
     with pytest.raises(BadRequestError, match="email: Input should be a valid string"):
         parse_body(Login, b'{"email": 5, "password": "x"}', "login")
     with pytest.raises(BadRequestError, match="country: String should match pattern"):
-        parse_body(Signup, SIGNUP.replace(b'"IE"', b'"Ireland"'), "signup")
-    assert parse_body(Signup, SIGNUP, "signup").plan == "standard"
+        parse_body(NewMemberForm, SIGNUP.replace(b'"IE"', b'"Ireland"'), "signup")
+    assert parse_body(NewMemberForm, SIGNUP, "signup").plan == "standard"

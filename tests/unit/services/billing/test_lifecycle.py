@@ -97,7 +97,7 @@ def test_a_trial_ends_with_the_first_invoice_and_its_charge(clock):
     start = utc(clock.now())
     assert books.sub.status is Status.TRIALING
     assert books.sub.next_action_at == start + timedelta(days=30)
-    assert books.events == ["subscription.started"]
+    assert books.events == ["subscription.started", "member.signed_up"]
     charge = books.due()
     assert charge is not None
     assert charge.initiator is Initiator.SCHEDULE
