@@ -124,15 +124,17 @@ def play_path_platform(
     steering: dict[str, Any] | None = None,
     play_api: dict[str, Any] | None = None,
     env: dict[str, str] | None = None,
+    more_services: list[dict[str, Any]] | None = None,
 ) -> Iterator[tuple[Platform, dict[str, Any]]]:
     """Everything a play needs, with the real engines: accounts, catalog, playback, license,
     cache control, steering, the Play API, a gateway and five OCAs filling all day, on test
-    timings. `steering` and `play_api` add to those services' options. Yields the platform
-    and its Open Connect section."""
+    timings. `steering` and `play_api` add to those services' options; `more_services` are
+    started with them (as `running_platform` takes them). Yields the platform and its Open
+    Connect section."""
     openconnect = openconnect_dict(port=free_port())
     for oca in openconnect["ocas"]:
         oca["fill_window"] = ["00:00", "00:00"]
-    services = [
+    services: list[dict[str, Any]] = [
         {"name": "accounts"},
         {"name": "catalog", "options": {"sweep_interval_s": 1}},
         {"name": "playback"},
@@ -141,6 +143,7 @@ def play_path_platform(
         {"name": "steering", "layer": 2, "options": {"state_poll_s": 0.2, **(steering or {})}},
         {"name": "play-api", "layer": 3, "options": play_api or {}},
         {"name": "gateway", "layer": 4},
+        *(more_services or []),
     ]
     with running_platform(
         tmp,

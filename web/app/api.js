@@ -33,10 +33,25 @@ async function request(method, path, body, headers = {}) {
   return data;
 }
 
+// A mutating call that may charge carries the submission's Idempotency-Key: the same key again
+// gets the first request's answer, never a second charge.
+const keyed = (key) => (key ? { "Idempotency-Key": key } : {});
+
 export const api = {
   signIn: (email, password) => request("POST", "/api/accounts/login", { email, password }),
   signOut: () => request("POST", "/api/accounts/logout"),
   me: () => request("GET", "/api/accounts/me"),
+  plans: (country) => request("GET", `/api/signup/plans?country=${encodeURIComponent(country)}`),
+  signUp: (body, key) => request("POST", "/api/signup", body, keyed(key)),
+  account: () => request("GET", "/api/signup/account"),
+  invoices: () => request("GET", "/api/signup/account/invoices"),
+  changePlan: (plan, key) => request("POST", "/api/signup/account/plan", { plan }, keyed(key)),
+  cancel: (key) => request("POST", "/api/signup/account/cancel", {}, keyed(key)),
+  rejoin: (body, key) => request("POST", "/api/signup/account/rejoin", body, keyed(key)),
+  paymentMethod: (card, key) =>
+    request("PUT", "/api/signup/account/payment-method", { card }, keyed(key)),
+  confirmPayment: (id, key) =>
+    request("POST", `/api/signup/account/payments/${encodeURIComponent(id)}/confirm`, {}, keyed(key)),
   titles: (params = {}) => {
     const query = new URLSearchParams(Object.entries(params).filter(([, v]) => v)).toString();
     return request("GET", "/api/catalog/titles" + (query ? `?${query}` : ""));

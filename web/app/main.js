@@ -3,6 +3,8 @@
 import { api, ApiError } from "./api.js";
 import { NETWORKS, settings } from "./store.js";
 import { renderSignIn } from "./views/signin.js";
+import { renderSignUp } from "./views/signup.js";
+import { renderAccount } from "./views/account.js";
 import { renderProfiles, avatarColour } from "./views/profiles.js";
 import { renderHome } from "./views/home.js";
 import { renderTitle } from "./views/title.js";
@@ -69,12 +71,13 @@ function parse(hash) {
 }
 
 let current = null; // the view on screen: {cleanup}
+const PUBLIC = ["signin", "signup"]; // pages for visitors: no member needed
 
 async function route() {
   const target = parse(location.hash);
   if (current && current.cleanup) current.cleanup();
   current = null;
-  if (!session.member && target.name !== "signin") {
+  if (!session.member && !PUBLIC.includes(target.name)) {
     try {
       adopt(await api.me());
     } catch (err) {
@@ -82,15 +85,17 @@ async function route() {
       return navigate("#/signin");
     }
   }
-  if (session.member && !session.profile && !["profiles", "signin"].includes(target.name)) {
+  // The account page needs no profile: a member may settle a bill before choosing one.
+  if (session.member && !session.profile
+      && !["profiles", "account", ...PUBLIC].includes(target.name)) {
     return navigate("#/profiles");
   }
   const views = {
     signin: renderSignIn, profiles: renderProfiles, home: renderHome, title: renderTitle,
-    search: renderSearch, watch: renderWatch,
+    search: renderSearch, watch: renderWatch, signup: renderSignUp, account: renderAccount,
   };
   const view = views[target.name] || renderHome;
-  const chrome = !["signin", "profiles", "watch"].includes(target.name);
+  const chrome = !["profiles", "watch", ...PUBLIC].includes(target.name);
   topbar.hidden = !chrome;
   if (chrome) updateTopbar(target.name);
   main.replaceChildren(Object.assign(document.createElement("p"), {

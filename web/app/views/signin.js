@@ -38,6 +38,7 @@ export async function renderSignIn() {
       h("span.brand", { "aria-hidden": "true" }, "reel", h("span", {}, "cloud")),
       h("h1", { id: "signin-heading" }, "Sign in"),
       form,
+      h("p.switch", {}, "New here? ", h("a", { href: "#/signup", id: "join-link" }, "Join")),
       h("p.hint", {}, "Demo members: alice, bruno, chen, dana or eve @reelcloud.test, ",
         "password ", h("code", {}, "reelcloud"), ".")));
   return { el, focus: email };

@@ -12,6 +12,8 @@ import { startDash } from "../player/dash-engine.js";
 const DEFAULT_BUFFER_S = 30;
 const SEEK_STEP_S = 10;
 const IDLE_MS = 3000;
+// Refusals the member settles on the account page (a payment, a rejoin): the message links there.
+const ACCOUNT_REFUSALS = new Set(["plan_on_hold", "membership_incomplete", "membership_ended"]);
 
 function denial(err, title) {
   const country = countryName(session.member.country);
@@ -21,7 +23,12 @@ function denial(err, title) {
       return ["Not available in your country",
               `${name} isn't licensed for streaming in ${country} right now.`];
     case "plan_on_hold":
-      return ["Your membership is on hold", "Update your payment details to keep watching."];
+      return ["Your membership is on hold",
+              err.message || "Your membership is on hold: update your payment method."];
+    case "membership_incomplete":
+      return ["Finish signing up", err.message || "Your first payment is not made yet."];
+    case "membership_ended":
+      return ["Your membership has ended", err.message || "Rejoin to watch."];
     case "maturity":
       return ["Not available on this profile",
               `${name} is rated above what the ${session.profile.name} profile allows.`];
@@ -81,13 +88,18 @@ export async function renderWatch({ id, query }) {
   const setState = (value) => { el.dataset.state = value; };
   const showMessage = (heading, text, code) => {
     spinner.hidden = true;
+    const toAccount = ACCOUNT_REFUSALS.has(code);
     message.replaceChildren(h("div.box", {},
       h("h2", { id: "player-message-heading" }, heading), h("p", {}, text),
-      h("button.button.primary", { type: "button", onclick: () => navigate(`#/title/${encodeURIComponent(id)}`) },
-        "Back to the title")));
+      h("div.actions", {},
+        toAccount ? h("a.button.primary", { href: "#/account", id: "player-account-link" },
+                      "Go to your account") : null,
+        h(`button.button.${toAccount ? "secondary" : "primary"}`,
+          { type: "button", onclick: () => navigate(`#/title/${encodeURIComponent(id)}`) },
+          "Back to the title"))));
     message.dataset.code = code || "";
     message.hidden = false;
-    message.querySelector("button").focus();
+    message.querySelector("a, button").focus();
   };
 
   const position = () => Math.round(video.currentTime * 10) / 10;
