@@ -19,7 +19,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from playwright.sync_api import Page, Response, sync_playwright
+from playwright.sync_api import Page, Response
 from tests.support.browser import (
     CHROMIUM,
     CHROMIUM_ARGS,
@@ -47,12 +47,6 @@ def site(tmp_path_factory) -> Iterator[BrowserPlatform]:
     # The played title is 30 s long; two short ones fill the rows (one not licensed in the US).
     with browser_platform(tmp_path_factory.mktemp("browser"), {0: 30, 1: 4, 2: 4}) as platform:
         yield platform
-
-
-@pytest.fixture(scope="module")
-def playwright_driver():
-    with sync_playwright() as driver:
-        yield driver
 
 
 @dataclass

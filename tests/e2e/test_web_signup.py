@@ -19,7 +19,7 @@ from typing import Any
 import aiohttp
 import grpc
 import pytest
-from playwright.sync_api import Page, Request, Response, expect, sync_playwright
+from playwright.sync_api import Page, Request, Response, expect
 from tests.support.browser import (
     CHROMIUM,
     CHROMIUM_ARGS,
@@ -64,12 +64,6 @@ def site(tmp_path_factory) -> Iterator[BrowserPlatform]:
         more_services=signup_services({"controllable_clock": True}),
     ) as platform:
         yield platform
-
-
-@pytest.fixture(scope="module")
-def playwright_driver():
-    with sync_playwright() as driver:
-        yield driver
 
 
 @dataclass

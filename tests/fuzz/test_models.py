@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from reelcloud.platform.countries import ISO_3166_ALPHA_2
 from reelcloud.platform.errors import BadRequestError
 from reelcloud.platform.validation import parse_body, parse_query
-from reelcloud.services.accounts.models import Login, Signup
+from reelcloud.services.accounts.models import Login, NewMemberForm
 from reelcloud.services.catalog.models import BrowseQuery
 from tests.fuzz.strategies import FUZZ, hostile_text, outcome
 
@@ -31,7 +31,7 @@ def storable(value: str) -> bool:
 def test_a_sign_up_is_storable_or_a_400_naming_the_field(field, value):
     # json escapes what it cannot write ("\\ud800"), as a hostile client would send it.
     body = json.dumps(SIGNUP | {field: value}).encode()
-    form, refused = outcome(lambda: parse_body(Signup, body, "signup"), BadRequestError)
+    form, refused = outcome(lambda: parse_body(NewMemberForm, body, "signup"), BadRequestError)
     if refused is not None:
         # The field is named, unless the JSON itself is refused (a lone surrogate escape).
         assert refused.message.startswith((f"signup: {field}: ", "signup: body: "))

@@ -16,6 +16,9 @@ MEMBER_HEADER = "X-Reelcloud-Member"
 SESSION_HEADER = "X-Reelcloud-Session"
 NETWORK_HEADER = "X-Reelcloud-Network"  # the simulated network a browser says it sits in
 FORWARDED_FOR_HEADER = "X-Forwarded-For"
+# The cookie a browser's session token rides in (set by accounts and the sign-up API, read by
+# the gateway beside `Authorization: Bearer`).
+SESSION_COOKIE = "session"
 
 __all__ = [
     "FAULT_HEADER",

@@ -49,7 +49,6 @@ from reelcloud.platform.validation import parse_body
 from reelcloud.rpc import accounts_pb2_grpc, billing_pb2_grpc
 
 SERVICE = web.AppKey("signup_service", SignupService)
-SESSION_COOKIE = "session"  # the gateway reads the session token from it (as accounts sets it)
 IDEMPOTENCY_KEY = "Idempotency-Key"
 # A payment still to finish: the bank's second step, or an answer not heard yet.
 UNFINISHED = frozenset({"requires_action", "pending"})
@@ -84,7 +83,7 @@ async def sign_up(request: web.Request) -> web.Response:
     answer = await request.app[SERVICE].sign_up(form, _key(request))
     response = _json(answer, 201 if answer.status == "active" else 202)
     response.set_cookie(
-        SESSION_COOKIE, answer.token, max_age=max(0, answer.expires_at - int(time.time())),
+        edge.SESSION_COOKIE, answer.token, max_age=max(0, answer.expires_at - int(time.time())),
         httponly=True, samesite="Lax", path="/",
     )  # fmt: skip
     return response

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from reelcloud.platform.members import Device, MemberView, Profile
 from reelcloud.platform.validation import Text
 
 PlanName = Literal["basic", "standard", "premium"]
@@ -137,34 +138,6 @@ class Invoice(_Body):
 
 class Invoices(_Body):
     invoices: list[Invoice]  # newest first
-
-
-class PlanView(_Body):
-    name: str
-    max_height: int
-    max_streams: int
-
-
-class MemberView(_Body):
-    id: str
-    email: str
-    name: str
-    country: str
-    plan: PlanView
-    status: str  # pending | active | on_hold | ended
-
-
-class Profile(_Body):
-    id: str
-    name: str
-    maturity: str
-
-
-class Device(_Body):
-    id: str
-    type: str
-    max_height: int
-    drm: str
 
 
 class SignupAnswer(_Body):

@@ -36,7 +36,6 @@ from reelcloud.apis.signup.models import (
     AccountChange,
     CardForm,
     Invoice,
-    MemberView,
     Plans,
     SignupAnswer,
     SignupForm,
@@ -50,6 +49,7 @@ from reelcloud.platform.errors import (
     RequestError,
     UnavailableError,
 )
+from reelcloud.platform.members import MemberView
 
 log = logging.getLogger(__name__)
 

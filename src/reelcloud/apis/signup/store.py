@@ -9,21 +9,18 @@ from typing import Any
 
 from reelcloud.apis.signup.models import (
     CardForm,
-    Device,
     Invoice,
-    MemberView,
     Money,
     Payment,
     PaymentMethod,
     PlanOffer,
     Plans,
-    PlanView,
-    Profile,
     SignupForm,
     Subscription,
 )
 from reelcloud.platform import pricing
 from reelcloud.platform.errors import NotFoundError
+from reelcloud.platform.members import Device, MemberView, PlanView, Profile
 from reelcloud.platform.rpc.dependency import Dependency
 from reelcloud.rpc import accounts_pb2, billing_pb2
 
@@ -132,9 +129,14 @@ class Members:
         )  # fmt: skip
         return CreatedMember(
             member=member_view(created.member),
-            profiles=[Profile(id=p.id, name=p.name, maturity=p.maturity) for p in created.profiles],
+            profiles=[
+                Profile(id=p.id, member_id=p.member_id, name=p.name, maturity=p.maturity)
+                for p in created.profiles
+            ],
             devices=[
-                Device(id=d.id, type=d.type, max_height=d.max_height, drm=d.drm)
+                Device(
+                    id=d.id, member_id=d.member_id, type=d.type, max_height=d.max_height, drm=d.drm
+                )
                 for d in created.devices
             ],
             token=created.token,

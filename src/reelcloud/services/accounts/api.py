@@ -31,7 +31,7 @@ from reelcloud.platform.app import (
     error_response,
 )
 from reelcloud.platform.database import open_database
-from reelcloud.platform.edge import caller, client_address
+from reelcloud.platform.edge import SESSION_COOKIE, caller, client_address
 from reelcloud.platform.events import EventMetrics, EventSubscription
 from reelcloud.platform.openapi import Operation, serve_fragment
 from reelcloud.platform.revocations import Revocations
@@ -57,7 +57,6 @@ from reelcloud.services.accounts.throttle import TooManyAttemptsError
 
 SERVICE = web.AppKey("accounts_service", AccountsService)
 OPTIONS = web.AppKey("accounts_options", AccountsSettings)
-SESSION_COOKIE = "session"
 
 OPERATIONS = [
     Operation("POST", "/api/accounts/login", "Sign in: a session token (also set as a cookie)",

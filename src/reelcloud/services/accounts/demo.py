@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import logging
 
-from reelcloud.services.accounts.models import Device, Member, NewMember, Profile
+from reelcloud.platform.members import Device, Profile
+from reelcloud.services.accounts.models import Member, NewMember
 from reelcloud.services.accounts.service import AccountsService
 
 log = logging.getLogger(__name__)

@@ -11,6 +11,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from reelcloud.platform.countries import is_country
 from reelcloud.platform.errors import UnavailableError
+from reelcloud.platform.members import Device, MemberView, PlanView, Profile
 from reelcloud.platform.pricing import PLANS, PlanSpec
 from reelcloud.platform.validation import Text
 
@@ -57,37 +58,7 @@ class NewMemberForm(_Body):
     plan: PlanName = "standard"
 
 
-# ---- response bodies (profiles and devices are the domain's own models) --------------------
-
-
-class Profile(_Body):
-    id: str
-    member_id: str
-    name: str
-    maturity: str  # the highest rating it may watch: G | PG | PG-13 | R
-
-
-class Device(_Body):
-    id: str
-    member_id: str
-    type: str  # browser | tv | phone
-    max_height: int
-    drm: str  # aes-128 | none
-
-
-class PlanView(_Body):
-    name: str
-    max_height: int
-    max_streams: int
-
-
-class MemberView(_Body):
-    id: str
-    email: str
-    name: str
-    country: str
-    plan: PlanView
-    status: str
+# ---- response bodies (the member's shapes are the platform's: platform.members) ---------
 
 
 class MemberDetails(_Body):

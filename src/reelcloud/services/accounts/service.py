@@ -17,15 +17,14 @@ from reelcloud.platform.errors import (
     UnauthenticatedError,
     UnavailableError,
 )
+from reelcloud.platform.members import Device, Profile
 from reelcloud.services.accounts.hashing import Passwords
 from reelcloud.services.accounts.models import (
-    Device,
     Login,
     Member,
     MemberDetails,
     NewMember,
     NewMemberForm,
-    Profile,
     Session,
     SignedIn,
 )

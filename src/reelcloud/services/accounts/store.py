@@ -8,7 +8,8 @@ from typing import Any
 
 import asyncpg
 
-from reelcloud.services.accounts.models import Device, Member, NewMember, Profile, Session
+from reelcloud.platform.members import Device, Profile
+from reelcloud.services.accounts.models import Member, NewMember, Session
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS members (

@@ -6,6 +6,9 @@ from reelcloud.gateway.context import RequestContext
 from reelcloud.gateway.filters.base import InboundFilter
 from reelcloud.gateway.outcome import Outcome
 from reelcloud.platform import session_tokens as tokens
+from reelcloud.platform.edge import SESSION_COOKIE
+
+_COOKIE_NAME = SESSION_COOKIE.encode()
 
 
 class AuthenticationFilter(InboundFilter):
@@ -57,6 +60,6 @@ def _token(ctx: RequestContext) -> str | None:
     if cookie:
         for part in cookie.split(b";"):
             name, _, value = part.strip().partition(b"=")
-            if name == b"session":
+            if name == _COOKIE_NAME:
                 return value.decode("latin-1")
     return None
