@@ -11,7 +11,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from tests.support.platform import play_path_platform
+from tests.support.platform import play_path_platform, signup_services
 from tests.support.titles import publish_title, wait_playable
 
 from reelcloud.client import PlatformClient
@@ -32,7 +32,9 @@ CHECKS = ",".join(
 # Routes every public client uses; the document must describe each.
 EXPECTED_OPERATIONS = {
     ("post", "/api/accounts/login"),
-    ("post", "/api/accounts/signup"),
+    ("get", "/api/signup/plans"),
+    ("post", "/api/signup"),
+    ("get", "/api/signup/account"),
     ("get", "/api/accounts/me"),
     ("get", "/api/catalog/titles"),
     ("get", "/api/catalog/titles/{title_id}"),
@@ -45,7 +47,9 @@ EXPECTED_OPERATIONS = {
 
 @pytest.fixture(scope="module")
 def platform(tmp_path_factory):
-    with play_path_platform(tmp_path_factory.mktemp("contract")) as (platform, _):
+    with play_path_platform(
+        tmp_path_factory.mktemp("contract"), more_services=signup_services()
+    ) as (platform, _):
         yield platform
 
 

@@ -81,6 +81,7 @@ def test_up_then_ctrl_c_leaves_nothing_behind(tmp_path):
                 *["play-api"] * 2,
                 "playback",
                 *["registry"] * 2,
+                "signup-api",
                 *["steering"] * 2,
             ]
             # The shipped engines, and a memcached per zone when the topology enables them.

@@ -27,9 +27,9 @@ from tests.support.browser import (
     browser_platform,
     chromium_user_dir,
     missing_prerequisites,
-    signup_services,
 )
 from tests.support.cli import ROOT
+from tests.support.platform import signup_services
 
 from reelcloud.platform import pricing
 from reelcloud.platform.rpc.client import GRPC_PORT_KEY

@@ -20,7 +20,6 @@ import aiohttp
 from reelcloud.encoding.demo import DEMO_TITLES, make_source
 from reelcloud.encoding.pipeline import ingest
 from tests.support.cli import ROOT, cli_env
-from tests.support.factories import free_port
 from tests.support.platform import Platform, kept_down, oca_processes, play_path_platform
 from tests.support.titles import ingest_settings, licence
 from tests.support.waiting import wait_for
@@ -156,24 +155,13 @@ async def wait_until_steered_to_edge(
         )
 
 
-def signup_services(billing: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-    """The card processor (on a free port: its address is fixed in the shipped topology),
-    billing with `billing` added to its options, and the sign-up API, in the layers the
-    packaged topology gives them."""
-    return [
-        {"name": "payments", "layer": 2, "port": free_port()},
-        {"name": "billing", "layer": 3, "options": billing or {}},
-        {"name": "signup-api", "layer": 4},
-    ]
-
-
 @contextmanager
 def browser_platform(
     tmp: Path, lengths_s: dict[int, int], *, more_services: list[dict[str, Any]] | None = None
 ) -> Iterator[BrowserPlatform]:
     """Accounts, catalog, playback, license, cache control, steering (1 s steering TTL), the
     Play API and a gateway serving web/, five OCAs filling all day, and demo titles; plus
-    `more_services` (such as `signup_services()`)."""
+    `more_services` (such as `platform.signup_services()`)."""
     with play_path_platform(
         tmp,
         steering={"manifest_ttl_s": 1},

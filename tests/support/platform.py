@@ -155,6 +155,17 @@ def play_path_platform(
         yield platform, openconnect
 
 
+def signup_services(billing: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """The card processor (on a free port: its address is fixed in the shipped topology),
+    billing with `billing` added to its options, and the sign-up API, in the layers the
+    packaged topology gives them."""
+    return [
+        {"name": "payments", "layer": 2, "port": free_port()},
+        {"name": "billing", "layer": 3, "options": billing or {}},
+        {"name": "signup-api", "layer": 4},
+    ]
+
+
 @contextmanager
 def shipped_platform(tmp: Path, *, demo_titles: int, demo_seconds: int) -> Iterator[Platform]:
     """The packaged topology, detached, on free ports, seeding a demo catalog in the

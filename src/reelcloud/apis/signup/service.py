@@ -3,7 +3,8 @@ their plan. Orchestration only — accounts holds the member, billing the money 
 is a saga of three steps, each safe to repeat:
 
 1. accounts creates the member as *pending* (signed in, but playback refuses it), or resumes
-   the pending member of this email when the password is its own;
+   this email's member when the password is its own and it is pending, or was created by
+   this same Idempotency-Key (a retry of a sign-up that finished, its answer lost);
 2. billing starts the subscription: a free trial, or the first month charged;
 3. accounts activates the member.
 
@@ -63,7 +64,7 @@ _KEY_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123
 class MemberDirectory(Protocol):
     """Accounts, as `store.Members` calls it (a fake in unit tests)."""
 
-    async def create(self, form: SignupForm) -> CreatedMember: ...
+    async def create(self, form: SignupForm, key: str) -> CreatedMember: ...
     async def activate(self, member_id: str) -> MemberView: ...
     async def delete_pending(self, member_id: str) -> bool: ...
     async def member(self, member_id: str, session_id: str) -> MemberView: ...
@@ -132,7 +133,7 @@ class SignupService:
         )  # fmt: skip
         # Refused before anything is written: an unknown plan, a country or currency not sold.
         pricing.price(form.country, form.plan, form.currency or "")
-        created = await self.members.create(form)
+        created = await self.members.create(form, key)
         member_id = created.member.id
         try:
             answer = await self.subscriptions.start(member_id, form, f"signup:{key}")

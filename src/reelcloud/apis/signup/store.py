@@ -119,12 +119,12 @@ class Members:
     def __init__(self, accounts: Dependency) -> None:
         self.accounts = accounts
 
-    async def create(self, form: SignupForm) -> CreatedMember:
+    async def create(self, form: SignupForm, key: str) -> CreatedMember:
         created = await self.accounts.call(
             "CreateMember",
             accounts_pb2.CreateMemberRequest(
                 email=form.email, password=form.password, name=form.name,
-                country=form.country, plan=form.plan,
+                country=form.country, plan=form.plan, signup_key=key,
             ),
         )  # fmt: skip
         return CreatedMember(

@@ -142,7 +142,7 @@ class AccountsServicer(accounts_pb2_grpc.AccountsServicer):
         return accounts_pb2.Device(**device.model_dump())
 
     async def CreateMember(self, request: Any, context: Any) -> Any:
-        fields = ("email", "password", "name", "country", "plan")
+        fields = ("email", "password", "name", "country", "plan", "signup_key")
         form = parse_query(NewMemberForm, {f: getattr(request, f) for f in fields}, "member")
         signed_in, resumed = await self.app[SERVICE].create_member(form)
         member = signed_in.member

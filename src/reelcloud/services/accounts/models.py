@@ -56,6 +56,7 @@ class NewMemberForm(_Body):
     name: Text = Field(min_length=1, max_length=100)
     country: Country  # upper case once validated
     plan: PlanName = "standard"
+    signup_key: Text = Field(default="", max_length=256)  # the sign-up API's idempotency key
 
 
 # ---- response bodies (the member's shapes are the platform's: platform.members) ---------
@@ -117,6 +118,16 @@ class NewMember:
     member: Member
     profiles: list[Profile]
     devices: list[Device]
+    signup_key: str = ""  # the sign-up's idempotency key ("" for demo members)
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    """What signing in and resuming a sign-up check a member by."""
+
+    member: Member
+    password_hash: str
+    signup_key: str
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,6 +20,7 @@ from reelcloud.platform.errors import (
 from reelcloud.platform.members import Device, Profile
 from reelcloud.services.accounts.hashing import Passwords
 from reelcloud.services.accounts.models import (
+    Credentials,
     Login,
     Member,
     MemberDetails,
@@ -40,7 +41,7 @@ class MemberStore(Protocol):
 
     async def has_members(self) -> bool: ...
     async def member(self, member_id: str) -> Member | None: ...
-    async def credentials(self, email: str) -> tuple[Member, str] | None: ...
+    async def credentials(self, email: str) -> Credentials | None: ...
     async def profile(self, member_id: str, profile_id: str) -> Profile | None: ...
     async def device(self, member_id: str, device_id: str) -> Device | None: ...
     async def profiles(self, member_id: str) -> list[Profile]: ...
@@ -107,8 +108,9 @@ class AccountsService:
     # ---- signing up (the sign-up API, over gRPC) --------------------------------------------
 
     async def create_member(self, form: NewMemberForm) -> tuple[SignedIn, bool]:
-        """A pending member, signed in; or the pending member of this email when the password
-        is its own (an unfinished sign-up, resumed: True)."""
+        """A pending member, signed in; or this email's member when the password is its own
+        and its sign-up is unfinished, or is this very sign-up (the same key: a retry whose
+        first answer was lost) — resumed: True."""
         country = form.country.upper()
         if country in self.unserved_countries:
             raise BadRequestError(
@@ -117,16 +119,20 @@ class AccountsService:
         email = form.email.lower()
         found = await self.store.credentials(email)
         if found is not None:
-            member, stored_hash = found
-            if member.status == "pending" and await self.passwords.matches(
-                stored_hash, form.password
+            member = found.member
+            same_signup = form.signup_key != "" and form.signup_key == found.signup_key
+            if (member.status == "pending" or same_signup) and await self.passwords.matches(
+                found.password_hash, form.password
             ):
                 log.info("member %s resumes signing up", member.id)
                 return await self._signed_in(member), True
             raise ConflictError("that email already has an account", code="email_taken")
         member_id = new_id("m")
         member = Member(member_id, email, form.name, country, form.plan, status="pending")
-        new = NewMember(member, starter_profiles(member_id, form.name), starter_devices(member_id))
+        new = NewMember(
+            member, starter_profiles(member_id, form.name), starter_devices(member_id),
+            signup_key=form.signup_key,
+        )  # fmt: skip
         await self.add_member(new, form.password)
         log.info("member %s is signing up (%s, %s)", member_id, country, form.plan)
         return await self._signed_in(member), False
@@ -154,13 +160,13 @@ class AccountsService:
         email = credentials.email.lower()
         self.throttle.check(email, client_address)
         found = await self.store.credentials(email)
-        stored_hash = found[1] if found is not None else None
+        stored_hash = found.password_hash if found is not None else None
         # Checked even when the email is unknown, so both refusals take the same time.
         if found is None or not await self.passwords.matches(stored_hash, credentials.password):
             self.throttle.failed(email, client_address)
             raise UnauthenticatedError("wrong email or password", code="invalid_credentials")
         self.throttle.succeeded(email, client_address)
-        return await self._signed_in(found[0])
+        return await self._signed_in(found.member)
 
     async def sign_out(self, member_id: str, session_id: str) -> None:
         await self.check_session(member_id, session_id)

@@ -9,7 +9,7 @@ from typing import Any
 import asyncpg
 
 from reelcloud.platform.members import Device, Profile
-from reelcloud.services.accounts.models import Member, NewMember, Session
+from reelcloud.services.accounts.models import Credentials, Member, NewMember, Session
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS members (
@@ -45,6 +45,7 @@ CREATE TABLE IF NOT EXISTS sessions (
 -- The outbox seq of billing's last event that set the plan, and the status (membership.py).
 ALTER TABLE members ADD COLUMN IF NOT EXISTS plan_seq BIGINT NOT NULL DEFAULT -1;
 ALTER TABLE members ADD COLUMN IF NOT EXISTS status_seq BIGINT NOT NULL DEFAULT -1;
+ALTER TABLE members ADD COLUMN IF NOT EXISTS signup_key TEXT NOT NULL DEFAULT '';
 CREATE INDEX IF NOT EXISTS profiles_member ON profiles (member_id);
 CREATE INDEX IF NOT EXISTS devices_member ON devices (member_id);
 """
@@ -92,10 +93,12 @@ class AccountsStore:
         row = await self.pool.fetchrow("SELECT * FROM members WHERE id = $1", member_id)
         return None if row is None else _member(row)
 
-    async def credentials(self, email: str) -> tuple[Member, str] | None:
-        """The member with this (lower-case) email and its password hash."""
+    async def credentials(self, email: str) -> Credentials | None:
+        """The member with this (lower-case) email, its password hash and sign-up key."""
         row = await self.pool.fetchrow("SELECT * FROM members WHERE email = $1", email)
-        return None if row is None else (_member(row), row["password_hash"])
+        if row is None:
+            return None
+        return Credentials(_member(row), row["password_hash"], row["signup_key"])
 
     async def profile(self, member_id: str, profile_id: str) -> Profile | None:
         row = await self.pool.fetchrow(
@@ -129,8 +132,9 @@ class AccountsStore:
         try:
             async with self.pool.acquire() as conn, conn.transaction():
                 await conn.execute(
-                    "INSERT INTO members (id, email, password_hash, name, country, plan, status) "
-                    "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING",
+                    "INSERT INTO members (id, email, password_hash, name, country, plan, status, "
+                    "signup_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) "
+                    "ON CONFLICT (id) DO NOTHING",
                     member.id,
                     member.email,
                     password_hash,
@@ -138,6 +142,7 @@ class AccountsStore:
                     member.country,
                     member.plan_name,
                     member.status,
+                    new.signup_key,
                 )
                 await conn.executemany(
                     "INSERT INTO profiles (id, member_id, name, maturity) VALUES ($1, $2, $3, $4) "

@@ -85,6 +85,10 @@ class ProcessorService:
     def add_payment_method(self, card: NewPaymentMethod) -> PaymentMethod:
         if not luhn_valid(card.number):
             raise BadRequestError("the card number is not valid", code="invalid_number")
+        now = datetime.fromtimestamp(self.clock.now(), UTC)
+        if (card.exp_year, card.exp_month) < (now.year, now.month):
+            # Saved cards are charged later (a trial's end): one already expired never works.
+            raise BadRequestError("the card has expired", code="invalid_expiry")
         method = PaymentMethod(
             id=new_id("pm"),
             fingerprint=self._fingerprint(card.number),

@@ -13,7 +13,7 @@ from reelcloud.platform.errors import (
 )
 from reelcloud.services.accounts.demo import DEMO_MEMBERS, DEMO_PASSWORD, seed_demo_members
 from reelcloud.services.accounts.hashing import HashPool, Passwords
-from reelcloud.services.accounts.models import Login, NewMemberForm
+from reelcloud.services.accounts.models import Credentials, Login, NewMemberForm
 from reelcloud.services.accounts.service import AccountsService
 from reelcloud.services.accounts.throttle import TooManyAttemptsError
 
@@ -28,7 +28,7 @@ class MemoryStore:
     """The service's store contract in memory (the SQL one is tested on PostgreSQL)."""
 
     def __init__(self):
-        self.members = {}  # id -> (Member, hash)
+        self.members = {}  # id -> Credentials
         self.profiles_ = {}
         self.devices_ = {}
         self.sessions = {}
@@ -38,10 +38,10 @@ class MemoryStore:
 
     async def member(self, member_id):
         found = self.members.get(member_id)
-        return found and found[0]
+        return found and found.member
 
     async def credentials(self, email):
-        return next((found for found in self.members.values() if found[0].email == email), None)
+        return next((found for found in self.members.values() if found.member.email == email), None)
 
     async def profile(self, member_id, profile_id):
         found = self.profiles_.get(profile_id)
@@ -64,7 +64,7 @@ class MemoryStore:
     async def add_member(self, new, password_hash):
         if await self.credentials(new.member.email):
             return False
-        self.members[new.member.id] = (new.member, password_hash)
+        self.members[new.member.id] = Credentials(new.member, password_hash, new.signup_key)
         self.profiles_.update({p.id: p for p in new.profiles})
         self.devices_.update({d.id: d for d in new.devices})
         return True
@@ -73,13 +73,14 @@ class MemoryStore:
         found = self.members.get(member_id)
         if found is None:
             return None
-        if found[0].status == "pending":
-            self.members[member_id] = (dataclasses.replace(found[0], status="active"), found[1])
-        return self.members[member_id][0]
+        if found.member.status == "pending":
+            active = dataclasses.replace(found.member, status="active")
+            self.members[member_id] = dataclasses.replace(found, member=active)
+        return self.members[member_id].member
 
     async def delete_pending(self, member_id):
         found = self.members.get(member_id)
-        if found is None or found[0].status != "pending":
+        if found is None or found.member.status != "pending":
             return False
         del self.members[member_id]
         return True
@@ -277,4 +278,20 @@ async def test_a_pending_sign_up_resumes_with_its_own_password_and_is_taken_othe
     with pytest.raises(ConflictError):  # an active member's sign-up is never resumed
         await service.create_member(signup())
     assert await service.delete_pending(first.member.id) is False
+    assert len(service.store.members) == 1
+
+
+async def test_the_same_sign_up_key_resumes_an_active_member_and_nothing_else_does(service):
+    """A retried sign-up whose first answer was lost: its key and password find the member
+    it made, though it is active by now; another key, or a wrong password, finds it taken."""
+    first, _ = await service.create_member(signup(signup_key="k-1"))
+    await service.activate(first.member.id)
+    again, resumed = await service.create_member(signup(signup_key="k-1"))
+    assert (again.member.id, again.member.status, resumed) == (first.member.id, "active", True)
+    assert again.token != first.token  # a session of its own
+    for other in (signup(signup_key="k-2"), signup(signup_key=""),
+                  signup(signup_key="k-1", password="another password")):  # fmt: skip
+        with pytest.raises(ConflictError) as taken:
+            await service.create_member(other)
+        assert taken.value.code == "email_taken"
     assert len(service.store.members) == 1

@@ -1,6 +1,8 @@
 """The processor's rules on its real SQLite store, with a fake clock and a slow answer that
 only records that it was made to wait."""
 
+from datetime import UTC, datetime
+
 import pytest
 
 from reelcloud.platform.errors import BadRequestError, ConflictError, NotFoundError
@@ -92,8 +94,20 @@ async def test_a_second_step_cannot_be_passed_off_session(processor):
         processor.confirm(renewal.id)
 
 
-async def test_a_card_past_its_expiry_is_declined(processor):
-    charge = await processor.charge("k1", charge_of(method(processor, exp_year=2020)))
+async def test_an_expired_card_is_refused_and_one_that_expires_later_is_declined(processor, clock):
+    now = datetime.fromtimestamp(clock.now(), UTC)  # 2023-11
+    with pytest.raises(BadRequestError) as refused:
+        method(processor, exp_year=now.year - 1)
+    assert refused.value.code == "invalid_expiry"
+    saved = processor.add_payment_method(
+        NewPaymentMethod(
+            number=card_number(Behaviour.APPROVE, 7), exp_month=now.month, exp_year=now.year,
+            cvc="123",
+        )
+    )  # fmt: skip
+    assert (await processor.charge("k1", charge_of(saved))).status == "succeeded"
+    clock.advance(62 * 86_400)  # past the end of its last month
+    charge = await processor.charge("k2", charge_of(saved))
     assert (charge.status, charge.decline_code) == ("declined", "expired_card")
 
 
