@@ -141,6 +141,11 @@ async def test_a_visitor_joins_with_a_trial_signed_in_at_once(platform):
         assert account["subscription"]["id"] == sub["id"]
         status, listed = await call(http, "GET", f"{base}/api/signup/account/invoices")
         assert (status, listed["invoices"]) == (200, [])  # nothing charged during a trial
+        url = f"{base}/api/signup/account/plan"
+        status, refused = await call(http, "POST", url, {"plan": "platinum"})
+        assert (status, refused["error"]["code"]) == (400, "unknown_plan"), refused
+        status, account = await call(http, "GET", f"{base}/api/signup/account")
+        assert account["subscription"]["plan"] == "standard"
 
         # The email is taken now, whatever the case and the rest of the form.
         again = form(email="HARRIET.jones@example.test", name="Other")
@@ -314,7 +319,8 @@ BAD_SIGNUPS: list[tuple[str, dict[str, Any] | bytes, str]] = [
     ("NUL in the email", {"email": "nul\u0000@example.test"}, "bad_request"),
     ("NUL in the password", {"password": "long\u0000enough"}, "bad_request"),
     ("a country's name", {"country": "Ireland"}, "bad_request"),
-    ("a plan not sold", {"plan": "platinum"}, "bad_request"),
+    ("a plan not sold", {"plan": "platinum"}, "unknown_plan"),
+    ("a plan name too long", {"plan": "p" * 100}, "bad_request"),
     ("a country not sold", {"country": "XX"}, "country_not_sold"),
     ("another currency", {"currency": "USD"}, "currency_not_sold"),
     ("letters for a card", {"card": {**card(), "number": "4242abcd42424242"}}, "bad_request"),

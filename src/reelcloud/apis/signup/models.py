@@ -8,9 +8,14 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from reelcloud.platform.members import Device, MemberView, Profile
+from reelcloud.platform.pricing import PLANS
 from reelcloud.platform.validation import Text
 
-PlanName = Literal["basic", "standard", "premium"]
+# Any short name parses; one that is not a plan is refused with its own code (unknown_plan),
+# and the document lists the plans.
+PlanName = Annotated[
+    Text, Field(min_length=1, max_length=32, json_schema_extra={"enum": list(PLANS)})
+]
 Country = Annotated[Text, Field(pattern=r"^[A-Za-z]{2}$")]
 Currency = Annotated[Text, Field(pattern=r"^[A-Za-z]{3}$")]
 
