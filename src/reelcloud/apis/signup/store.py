@@ -38,7 +38,7 @@ class CreatedMember:
     devices: list[Device]
     token: str
     expires_at: int
-    resumed: bool  # an unfinished sign-up of this email and password, continued
+    resumed: bool  # this email's sign-up (unfinished, or of the same key), continued
 
 
 @dataclass(frozen=True, slots=True)
