@@ -10,7 +10,7 @@ import json
 import pytest
 import pytest_asyncio
 from tests.support.cli import reelcloud, wait_status
-from tests.support.platform import all_up, kept_down, play_path_platform
+from tests.support.platform import all_up, kept_down, play_path_platform, signup_services
 from tests.support.titles import publish_title, wait_playable
 
 from reelcloud.client import PlatformClient
@@ -27,7 +27,10 @@ SECONDS = 16
 @pytest.fixture(scope="module")
 def platform(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("client")
-    with play_path_platform(tmp, steering={"manifest_ttl_s": 1}) as (platform, _):
+    # The sign-up API too: `reelcloud load` joins a member per viewer through it.
+    with play_path_platform(
+        tmp, steering={"manifest_ttl_s": 1}, more_services=signup_services()
+    ) as (platform, _):
         yield platform
 
 
