@@ -80,7 +80,8 @@ async def plans(request: web.Request) -> web.Response:
 
 async def sign_up(request: web.Request) -> web.Response:
     form = parse_body(SignupForm, await request.read(), "signup")
-    answer = await request.app[SERVICE].sign_up(form, _key(request))
+    address = edge.client_address(request.headers, request.remote)
+    answer = await request.app[SERVICE].sign_up(form, _key(request), address)
     response = _json(answer, 201 if answer.status == "active" else 202)
     response.set_cookie(
         edge.SESSION_COOKIE, answer.token, max_age=max(0, answer.expires_at - int(time.time())),

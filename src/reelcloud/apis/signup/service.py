@@ -64,7 +64,7 @@ _KEY_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123
 class MemberDirectory(Protocol):
     """Accounts, as `store.Members` calls it (a fake in unit tests)."""
 
-    async def create(self, form: SignupForm, key: str) -> CreatedMember: ...
+    async def create(self, form: SignupForm, key: str, client_address: str) -> CreatedMember: ...
     async def activate(self, member_id: str) -> MemberView: ...
     async def delete_pending(self, member_id: str) -> bool: ...
     async def member(self, member_id: str, session_id: str) -> MemberView: ...
@@ -125,7 +125,9 @@ class SignupService:
 
     # ---- joining ------------------------------------------------------------------------------
 
-    async def sign_up(self, form: SignupForm, idempotency_key: str | None) -> SignupAnswer:
+    async def sign_up(
+        self, form: SignupForm, idempotency_key: str | None, client_address: str = "unknown"
+    ) -> SignupAnswer:
         key = checked_key(idempotency_key)
         form = form.model_copy(
             update={"country": form.country.upper(), "email": form.email.lower(),
@@ -133,7 +135,7 @@ class SignupService:
         )  # fmt: skip
         # Refused before anything is written: an unknown plan, a country or currency not sold.
         pricing.price(form.country, form.plan, form.currency or "")
-        created = await self.members.create(form, key)
+        created = await self.members.create(form, key, client_address)
         member_id = created.member.id
         try:
             answer = await self.subscriptions.start(member_id, form, f"signup:{key}")

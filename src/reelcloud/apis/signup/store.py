@@ -119,12 +119,13 @@ class Members:
     def __init__(self, accounts: Dependency) -> None:
         self.accounts = accounts
 
-    async def create(self, form: SignupForm, key: str) -> CreatedMember:
+    async def create(self, form: SignupForm, key: str, client_address: str) -> CreatedMember:
         created = await self.accounts.call(
             "CreateMember",
             accounts_pb2.CreateMemberRequest(
                 email=form.email, password=form.password, name=form.name,
                 country=form.country, plan=form.plan, signup_key=key,
+                client_address=client_address,
             ),
         )  # fmt: skip
         return CreatedMember(

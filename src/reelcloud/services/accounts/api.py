@@ -144,7 +144,8 @@ class AccountsServicer(accounts_pb2_grpc.AccountsServicer):
     async def CreateMember(self, request: Any, context: Any) -> Any:
         fields = ("email", "password", "name", "country", "plan", "signup_key")
         form = parse_query(NewMemberForm, {f: getattr(request, f) for f in fields}, "member")
-        signed_in, resumed = await self.app[SERVICE].create_member(form)
+        address = request.client_address[:64] or "unknown"  # a key of the throttle only
+        signed_in, resumed = await self.app[SERVICE].create_member(form, address)
         member = signed_in.member
         return accounts_pb2.CreatedMember(
             member=accounts_pb2.Member(

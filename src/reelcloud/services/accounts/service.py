@@ -107,10 +107,13 @@ class AccountsService:
 
     # ---- signing up (the sign-up API, over gRPC) --------------------------------------------
 
-    async def create_member(self, form: NewMemberForm) -> tuple[SignedIn, bool]:
+    async def create_member(
+        self, form: NewMemberForm, client_address: str = "unknown"
+    ) -> tuple[SignedIn, bool]:
         """A pending member, signed in; or this email's member when the password is its own
         and its sign-up is unfinished, or is this very sign-up (the same key: a retry whose
-        first answer was lost) — resumed: True."""
+        first answer was lost) — resumed: True. That checks the password, so wrong ones are
+        throttled as sign-ins are, in the same budget."""
         country = form.country.upper()
         if country in self.unserved_countries:
             raise BadRequestError(
@@ -121,11 +124,13 @@ class AccountsService:
         if found is not None:
             member = found.member
             same_signup = form.signup_key != "" and form.signup_key == found.signup_key
-            if (member.status == "pending" or same_signup) and await self.passwords.matches(
-                found.password_hash, form.password
-            ):
-                log.info("member %s resumes signing up", member.id)
-                return await self._signed_in(member), True
+            if member.status == "pending" or same_signup:
+                self.throttle.check(email, client_address)
+                if await self.passwords.matches(found.password_hash, form.password):
+                    self.throttle.succeeded(email, client_address)
+                    log.info("member %s resumes signing up", member.id)
+                    return await self._signed_in(member), True
+                self.throttle.failed(email, client_address)
             raise ConflictError("that email already has an account", code="email_taken")
         member_id = new_id("m")
         member = Member(member_id, email, form.name, country, form.plan, status="pending")

@@ -81,7 +81,7 @@ class FakeAccounts:
         if method in self.failing:
             raise self.failing[method]
 
-    async def create(self, form: SignupForm, key: str) -> CreatedMember:
+    async def create(self, form: SignupForm, key: str, client_address: str) -> CreatedMember:
         self.calls.append(("create", form.email))
         self._fail("create")
         found = self.members.get(form.email)

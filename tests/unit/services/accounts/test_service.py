@@ -295,3 +295,21 @@ async def test_the_same_sign_up_key_resumes_an_active_member_and_nothing_else_do
             await service.create_member(other)
         assert taken.value.code == "email_taken"
     assert len(service.store.members) == 1
+
+
+async def test_guessing_a_pending_members_password_by_signing_up_again_is_throttled(service):
+    """Resuming a sign-up checks the password: guesses spend the sign-in budget, so signing up
+    again is no way around the sign-in throttle."""
+    first, _ = await service.create_member(signup())
+    refusals = []
+    for _ in range(8):
+        try:
+            await service.create_member(signup(password="a guess at it"), "198.51.100.7")
+        except (ConflictError, TooManyAttemptsError) as exc:
+            refusals.append(type(exc))
+    assert refusals == [ConflictError] * 5 + [TooManyAttemptsError] * 3
+    with pytest.raises(TooManyAttemptsError):  # the same budget: signing in waits too
+        await service.sign_in(Login(email="zoe@example.test", password="long enough"),
+                              "198.51.100.7")  # fmt: skip
+    again, resumed = await service.create_member(signup(), ADDRESS)  # the member's own address
+    assert (again.member.id, resumed) == (first.member.id, True)
