@@ -177,8 +177,15 @@ def scale(
 @app.command()
 def run(service: str) -> None:
     """Run one service instance in this process (the launcher does this for you)."""
+    import faulthandler
+    import signal
+
     from reelcloud.platform.logging import configure_logging
     from reelcloud.platform.server import run_service
+
+    # SIGUSR1 writes every thread's stack to stderr (the instance's log): the launcher asks for
+    # it when an instance never gets ready, so the log says where it is stuck.
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
 
     settings = _settings(service=service)
     configure_logging(

@@ -11,6 +11,7 @@ import nats
 import pytest
 from tests.support.cli import (
     ECHO_SERVICE,
+    cli_env,
     processes_mentioning,
     reelcloud,
     status,
@@ -196,7 +197,6 @@ def test_external_engines_are_used_instead_of_embedded(tmp_path):
         "REELCLOUD_NATS_URL": "nats://127.0.0.1:2",
         "REELCLOUD_S3_URL": "http://127.0.0.1:3",
     }
-    from tests.support.cli import cli_env
 
     result = reelcloud(
         "up", "--detach", "--topology", str(topology), "--data-dir", str(data_dir),
@@ -242,4 +242,22 @@ def test_a_crash_looping_service_fails_up_quickly_with_its_log(tmp_path):
     # Given up on as a crash loop, not after the ready timeout ("was not ready after").
     assert "keeps exiting" in result.stderr
     assert "cannot be loaded" in result.stderr  # the instance's own last words
+    assert wait_gone(str(data_dir)) == []
+
+
+def test_a_service_that_never_gets_ready_fails_up_with_where_it_is_stuck(tmp_path):
+    stuck = {"name": "stuck", "entrypoint": "tests.support.stuck_service:create_app"}
+    topology = write_topology(
+        tmp_path / "topology.yaml", topology_dict([free_port()], services=[stuck])
+    )
+    data_dir = tmp_path / "data"
+    result = reelcloud(
+        "up", "--topology", str(topology), "--data-dir", str(data_dir),
+        env=cli_env(REELCLOUD_READY_TIMEOUT_S="3"),
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert "was not ready after 3 s" in result.stderr
+    # The instance's stacks, dumped on the launcher's SIGUSR1, name the line it is stuck on.
+    assert "stuck_service.py" in result.stderr, result.stderr
+    assert "in create_app" in result.stderr, result.stderr
     assert wait_gone(str(data_dir)) == []

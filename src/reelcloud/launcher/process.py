@@ -135,6 +135,12 @@ class ManagedProcess:
             await self._task
         self.state = ProcessState.STOPPED
 
+    def log_size(self) -> int:
+        try:
+            return self.spec.log_path.stat().st_size
+        except OSError:
+            return 0
+
     def log_tail(self, lines: int = 20) -> str:
         try:
             text = self.spec.log_path.read_text(errors="replace")

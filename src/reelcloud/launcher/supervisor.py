@@ -8,9 +8,11 @@ check). Stopping goes in reverse, each layer's instances in parallel.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import fcntl
 import logging
 import os
+import signal
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -42,7 +44,8 @@ from reelcloud.platform.settings import Settings, memcached_env_var
 
 log = logging.getLogger(__name__)
 
-READY_TIMEOUT_S = 60.0
+# How long an instance may take to get ready (REELCLOUD_READY_TIMEOUT_S: a slow machine).
+READY_TIMEOUT_S = float(os.environ.get("REELCLOUD_READY_TIMEOUT_S", "60"))
 PRIVACY_SWEEP_S = 5.0
 # A process that dies this often while the launcher waits for it is broken, not slow.
 START_RESTART_LIMIT = 3
@@ -378,10 +381,27 @@ class Supervisor:
                     f"{process.restarts} restarts); last log lines:\n{process.log_tail()}"
                 )
             await asyncio.sleep(0.1)
+        await self._dump_stacks(process)
         raise LauncherError(
             f"{name} was not ready after {READY_TIMEOUT_S:.0f} s "
-            f"(restarts: {process.restarts}); last log lines:\n{process.log_tail()}"
+            f"(restarts: {process.restarts}); last log lines:\n{process.log_tail(60)}"
         )
+
+    @staticmethod
+    async def _dump_stacks(process: ManagedProcess) -> None:
+        """Ask a stuck Python instance for its threads' stacks (`reelcloud run` writes them to
+        its log on SIGUSR1) and give it a moment to write them; engines ignore the ask."""
+        pid = process.pid
+        if pid is None or process.spec.argv[1:4] != ["-m", "reelcloud", "run"]:
+            return
+        size = process.log_size()
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGUSR1)
+        for _ in range(20):
+            if process.log_size() > size:
+                await asyncio.sleep(0.2)  # the rest of the dump
+                return
+            await asyncio.sleep(0.1)
 
     async def scale(self, service: str, count: int) -> list[str]:
         if service == "registry":
