@@ -52,6 +52,8 @@ log = logging.getLogger(__name__)
 DUPLICATE_WINDOW_S = 30 * 60
 # NATS' own default max payload; a server configured higher is still held to this.
 DEFAULT_MAX_PAYLOAD_BYTES = 1024 * 1024
+# How long the sender waits for more events after the first, to send them as one batch.
+LINGER_S = 0.005
 
 _SUBJECT = re.compile(rf"^{SUBJECT_PREFIX}(\.[a-z][a-z0-9_]*){{2,}}$")
 _MSG_ID = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
@@ -177,7 +179,9 @@ class EventProducer:
             )
         self._seq += 1
         self._buffer.append(_pack(envelope.subject, envelope.id, data))
-        if len(self._buffer) >= self._batch_size:
+        # The sender sleeps while nothing is buffered: the first event wakes it, and a full
+        # batch ends its linger early.
+        if len(self._buffer) == 1 or len(self._buffer) >= self._batch_size:
             self._wakeup.set()
         return envelope.id
 
@@ -274,9 +278,14 @@ class EventProducer:
                     await asyncio.sleep(self._retry_wait_s)
                 continue
             if not self._buffer:
+                # Idle without a timer (a 5 ms poll cost every process ~0.02 cores at rest).
                 self._wakeup.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wakeup.wait(), 0.005)
+                await self._wakeup.wait()
+                if len(self._buffer) < self._batch_size and not self._closing:
+                    # Linger a moment, so a burst goes out as one batch rather than one by one.
+                    self._wakeup.clear()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wakeup.wait(), LINGER_S)
                 continue
             count = min(self._batch_size, len(self._buffer))
             self._inflight = [self._buffer.popleft() for _ in range(count)]
