@@ -36,7 +36,7 @@ from reelcloud.apis.signup.models import (
     SignupAnswer,
     SignupForm,
 )
-from reelcloud.apis.signup.service import Caller, SignupService
+from reelcloud.apis.signup.service import MAX_KEY, Caller, SignupService
 from reelcloud.apis.signup.settings import SignupSettings
 from reelcloud.apis.signup.store import Members, Subscriptions
 from reelcloud.platform import edge
@@ -138,7 +138,7 @@ async def confirm(request: web.Request) -> web.Response:
 _KEY = Parameter(
     IDEMPOTENCY_KEY,
     "header",
-    {"type": "string", "maxLength": 128},
+    {"type": "string", "maxLength": MAX_KEY},
     description="the same key again answers the first request: never two charges",
 )
 _COUNTRY = Parameter(

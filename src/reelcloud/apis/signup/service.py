@@ -57,7 +57,11 @@ log = logging.getLogger(__name__)
 SignupStatus = Literal["active", "requires_action", "pending"]
 # Billing's subscription states in which the member plays.
 LIVE = frozenset({"trialing", "active", "past_due"})
-MAX_KEY = 128
+# Billing's keys are the client's scoped by what they are for, and billing takes at most 128
+# characters: the client's key leaves room for the longest scope.
+SIGNUP_SCOPE = "signup:"
+DECLINED_SCOPE = "signup-declined:"
+MAX_KEY = 128 - len(DECLINED_SCOPE)
 _KEY_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.:-")
 
 
@@ -138,7 +142,7 @@ class SignupService:
         created = await self.members.create(form, key, client_address)
         member_id = created.member.id
         try:
-            answer = await self.subscriptions.start(member_id, form, f"signup:{key}")
+            answer = await self.subscriptions.start(member_id, form, f"{SIGNUP_SCOPE}{key}")
         except RequestError as exc:
             finished = await self._finished_before(created, exc)
             if finished is None:
@@ -196,9 +200,9 @@ class SignupService:
         (nothing is owed on it) and accounts deletes the pending member. Either away: the
         member stays pending, and signing up again with the same password resumes it."""
         try:
-            await self.subscriptions.cancel(member_id, f"signup-declined:{key}")
+            await self.subscriptions.cancel(member_id, f"{DECLINED_SCOPE}{key}")
             await self.members.delete_pending(member_id)
-        except UnavailableError as exc:
+        except (UnavailableError, RequestError) as exc:  # the decline is the answer regardless
             log.warning("declined sign-up of %s left pending: %s", member_id, exc)
 
     # ---- a member's account -------------------------------------------------------------------
