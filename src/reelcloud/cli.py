@@ -280,15 +280,15 @@ def seed_demo(
     console.print(f"demo catalog: {len(published)} titles published", highlight=False)
 
 
-async def _cache_control_url(data_dir: Path | None) -> str:
-    """The running platform's cache control, from the launcher's status."""
+async def _service_url(data_dir: Path | None, service: str) -> str:
+    """An instance of `service` in the running platform, from the launcher's status."""
     from reelcloud.launcher.control import ControlClient
 
     result = await ControlClient(_datadir(data_dir)).status()
     for instance in result["instances"]:
-        if instance["service"] == "cache-control" and instance["address"]:
+        if instance["service"] == service and instance["address"]:
             return f"http://{instance['address']}"
-    raise ReelcloudError("cache-control is not running in this platform")
+    raise ReelcloudError(f"{service} is not running in this platform")
 
 
 def _admin_headers(data_dir: Path | None) -> dict[str, str]:
@@ -307,7 +307,7 @@ async def _cache_control(
 ) -> dict[str, Any]:
     import aiohttp
 
-    url = await _cache_control_url(data_dir) + path
+    url = await _service_url(data_dir, "cache-control") + path
     headers = _admin_headers(data_dir) if admin else {}
     async with (
         aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as session,
@@ -624,6 +624,54 @@ def load(
 
         html_file.write_text(render(report))
         console.print(f"report page written to {html_file}", highlight=False)
+
+
+async def _lake_tables(data_dir: Path | None) -> dict[str, str]:
+    import aiohttp
+
+    url = await _service_url(data_dir, "pipeline") + "/pipeline/lake"
+    async with (
+        aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session,
+        session.get(url, headers=_admin_headers(data_dir)) as reply,
+    ):
+        if reply.status != 200:
+            raise ReelcloudError(f"the pipeline answered {reply.status}: {await reply.text()}")
+        body = await reply.json()
+    return {table["name"]: table["metadata_location"] for table in body["tables"]}
+
+
+@app.command()
+def query(
+    sql: Annotated[str, typer.Argument(help="One SQL statement (DuckDB's dialect).")],
+    as_json: Annotated[bool, typer.Option("--json", help="Rows as JSON objects.")] = False,
+    data_dir: DataDirOption = None,
+) -> None:
+    """SQL over the data lake: each lake table (plays, play_progress, billing, ...) is a view."""
+    import orjson
+
+    from reelcloud.pipeline import query as lake_query
+
+    settings = _with_platform_engines(_settings(data_dir), data_dir)
+    tables = asyncio.run(_lake_tables(data_dir))
+    if not settings.s3_url:
+        raise ReelcloudError("no object store: REELCLOUD_S3_URL is not set")
+    db = lake_query.connect(
+        tables, settings.s3_url, settings.s3_access_key,
+        settings.s3_secret_key.get_secret_value(), settings.s3_region,
+    )  # fmt: skip
+    try:
+        columns, rows = lake_query.run(db, sql)
+    except ReelcloudError as exc:
+        known = ", ".join(sorted(tables)) or "none yet"
+        raise ReelcloudError(f"{exc.message} (lake tables: {known})") from exc
+    if as_json:
+        out = [dict(zip(columns, row, strict=True)) for row in rows]
+        print(orjson.dumps(out, default=str).decode())
+        return
+    table = Table(*columns)
+    for row in rows:
+        table.add_row(*("" if value is None else str(value) for value in row))
+    console.print(table)
 
 
 @config_app.command("show")

@@ -78,6 +78,7 @@ def test_up_then_ctrl_c_leaves_nothing_behind(tmp_path):
                 "license",
                 *["oca"] * 5,
                 "payments",
+                "pipeline",
                 *["play-api"] * 2,
                 "playback",
                 *["registry"] * 2,
@@ -91,6 +92,7 @@ def test_up_then_ctrl_c_leaves_nothing_behind(tmp_path):
                 "postgres",
                 "nats",
                 "seaweedfs",
+                *(["kafka"] if doc["engines"].get("kafka", {}).get("enabled") else []),
                 *(f"memcached-{z}-{n}" for z in doc["zones"] for n in range(1, per_zone + 1)),
             }
             # Both gateway processes answer on the one shared port.

@@ -14,9 +14,10 @@ from tests.support.openconnect import publish
 from tests.support.platform import all_up, running_platform
 from tests.support.waiting import wait_for
 
-from reelcloud.encoding.pipeline import TitleEncoded, manifest_key
+from reelcloud.encoding.pipeline import manifest_key
 from reelcloud.platform.errors import NotFoundError, UnavailableError
 from reelcloud.platform.events import EventProducer
+from reelcloud.platform.events.titles import TitleEncoded
 from reelcloud.platform.rpc import RpcClient
 from reelcloud.rpc import catalog_pb2, catalog_pb2_grpc
 

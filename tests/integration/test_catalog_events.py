@@ -13,9 +13,9 @@ from tests.support.openconnect import publish
 from tests.support.platform import running_platform
 from tests.support.waiting import wait_for
 
-from reelcloud.encoding.pipeline import TitleEncoded
 from reelcloud.platform.assets import manifest_key
 from reelcloud.platform.events import EventProducer
+from reelcloud.platform.events.titles import TitleEncoded
 from reelcloud.platform.storage import ObjectStore
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")

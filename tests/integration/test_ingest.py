@@ -14,10 +14,10 @@ from tests.support.factories import TEST_CONTENT_KEK, TEST_S3_ACCESS_KEY, TEST_S
 from tests.support.media import make_audio_only, make_video
 from tests.support.waiting import wait_for
 
-from reelcloud.encoding.pipeline import TitleEncoded
 from reelcloud.platform.assets import manifest_key
 from reelcloud.platform.content_keys import SealedKeyError, unseal
 from reelcloud.platform.events import EventConsumer, decode
+from reelcloud.platform.events.titles import TitleEncoded
 from reelcloud.platform.storage import ASSETS_BUCKET, KEYS_BUCKET, SOURCES_BUCKET, ObjectStore
 
 pytestmark = pytest.mark.asyncio

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 from reelcloud.encoding.artwork import grab_artwork
 from reelcloud.encoding.encryption import encrypt_hls
@@ -30,7 +30,8 @@ from reelcloud.encoding.probe import SourceInfo, probe
 from reelcloud.platform import assets
 from reelcloud.platform.assets import AssetManifest, manifest_key
 from reelcloud.platform.content_keys import seal
-from reelcloud.platform.events import EventPayload, EventProducer
+from reelcloud.platform.events import EventProducer
+from reelcloud.platform.events.titles import TitleEncoded
 from reelcloud.platform.settings import Settings
 from reelcloud.platform.storage import ASSETS_BUCKET, KEYS_BUCKET, SOURCES_BUCKET, ObjectStore
 
@@ -60,15 +61,6 @@ class TitleMetadata:
     licenses: list[dict[str, str]] = field(default_factory=list)  # {country, start, end}
     # Expected demand before any plays are counted: fill places popular titles at the edge.
     popularity: float = 0.0
-
-
-class TitleEncoded(EventPayload):
-    event_type: ClassVar[str] = "title.encoded"
-    title_id: str
-    title: str
-    manifest_key: str
-    rungs: list[str]
-    duration_s: float
 
 
 def file_digest(path: Path) -> str:

@@ -24,6 +24,7 @@ import orjson
 
 from reelcloud.launcher.datadir import DataDir
 from reelcloud.launcher.engines import Engine
+from reelcloud.launcher.engines.kafka import KafkaEngine, S3Endpoint
 from reelcloud.launcher.engines.memcached import MemcachedEngine, memcached_binary
 from reelcloud.launcher.engines.nats import NatsEngine
 from reelcloud.launcher.engines.postgres import PostgresEngine
@@ -261,6 +262,13 @@ class Supervisor:
                     self._secrets.s3_secret_key,
                 )
             )
+        if self.settings.kafka_url is not None:
+            self.engine_env["REELCLOUD_KAFKA_URL"] = self.settings.kafka_url
+        elif config.kafka.enabled:
+            if self.settings.s3_url is None and not config.seaweedfs.enabled:
+                self.report("kafka keeps its log in S3, and there is none: kafka not started")
+            else:
+                engines.append(KafkaEngine(self.datadir.log_of("kafka"), self._kafka_storage))
         if self.settings.memcached:
             for zone, spec in self.settings.memcached.items():
                 self.engine_env[memcached_env_var(zone)] = spec
@@ -276,6 +284,17 @@ class Supervisor:
                         )  # fmt: skip
                         engines.append(engine)
         return engines
+
+    def _kafka_storage(self) -> S3Endpoint:
+        """Asked when the broker is prepared, once the S3 engine before it is ready (its URL
+        is known only then); an external S3 comes with its own keys."""
+        env = self.engine_env
+        return S3Endpoint(
+            env["REELCLOUD_S3_URL"],
+            env.get("REELCLOUD_S3_ACCESS_KEY", self.settings.s3_access_key),
+            env.get("REELCLOUD_S3_SECRET_KEY", self.settings.s3_secret_key.get_secret_value()),
+            self.settings.s3_region,
+        )
 
     async def _start_engines(self) -> None:
         for engine in self._engines_wanted():

@@ -42,6 +42,8 @@ class Settings(BaseSettings):
 
     database_url: SecretStr | None = None
     nats_url: str | None = None
+    # A Kafka bootstrap list, `host:port[,host:port]` (the embedded broker's, or any Kafka's).
+    kafka_url: str | None = None
     s3_url: str | None = None
     s3_access_key: str = ""
     s3_secret_key: SecretStr = SecretStr("")

@@ -84,6 +84,9 @@ class EnginesConfig(_Model):
     postgres: EngineConfig = EngineConfig()
     nats: EngineConfig = EngineConfig()
     seaweedfs: EngineConfig = EngineConfig()  # the S3 origin
+    # The event pipeline's Kafka (Tansu, its log in the S3 store): off unless asked for, like
+    # memcached, so a topology that names only the engines it uses gets no broker.
+    kafka: EngineConfig = EngineConfig(enabled=False)
     memcached: MemcachedConfig = MemcachedConfig()
 
 

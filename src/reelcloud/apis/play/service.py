@@ -20,13 +20,6 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 from reelcloud.apis.play import documents
-from reelcloud.apis.play.events import (
-    PlayDenied,
-    PlayHeartbeat,
-    PlayRequested,
-    PlayStarted,
-    PlayStopped,
-)
 from reelcloud.apis.play.models import (
     Caller,
     DashLinks,
@@ -52,6 +45,13 @@ from reelcloud.platform.errors import (
     UnavailableError,
 )
 from reelcloud.platform.events import EventPayload
+from reelcloud.platform.events.play import (
+    PlayDenied,
+    PlayHeartbeat,
+    PlayRequested,
+    PlayStarted,
+    PlayStopped,
+)
 from reelcloud.platform.revocations import Revocations
 from reelcloud.platform.signed_blobs import SignedBlobs
 from reelcloud.rpc import accounts_pb2, license_pb2, playback_pb2, steering_pb2

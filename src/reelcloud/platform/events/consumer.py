@@ -28,20 +28,23 @@ class EventConsumer:
         nats_url: str,
         durable: str,
         *,
-        subject: str = f"{SUBJECT_PREFIX}.>",
+        subject: str | list[str] = f"{SUBJECT_PREFIX}.>",
         max_deliver: int = -1,
         ack_wait_s: float = 30.0,
+        max_ack_pending: int = MAX_ACK_PENDING,
         on_connection: Callable[[bool], None] = lambda connected: None,
     ) -> None:
         self._url = nats_url
         self.durable = durable
-        self.subject = subject
+        subjects = [subject] if isinstance(subject, str) else subject
+        self.subject = ",".join(subjects)
         self._config = ConsumerConfig(
             name=durable,
             durable_name=durable,
-            filter_subject=subject,
+            filter_subject=subjects[0] if len(subjects) == 1 else None,
+            filter_subjects=subjects if len(subjects) > 1 else None,
             ack_policy=AckPolicy.EXPLICIT,
-            max_ack_pending=MAX_ACK_PENDING,
+            max_ack_pending=max_ack_pending,
             max_deliver=max_deliver,  # the server's own stop, should the reader die each time
             ack_wait=ack_wait_s,
         )
@@ -102,6 +105,16 @@ class EventConsumer:
                 )
                 await message.term()
         return events
+
+    async def pending(self) -> int | None:
+        """Events of the stream this consumer has not acknowledged yet (None: no answer)."""
+        if self._sub is None:
+            return None
+        try:
+            info = await self._sub.consumer_info()
+        except (nats.errors.Error, TimeoutError):
+            return None
+        return int(info.num_pending or 0) + int(info.num_ack_pending or 0)
 
     async def aclose(self) -> None:
         if self._nc is not None:

@@ -5,9 +5,9 @@ import orjson
 import pytest
 
 from reelcloud.apis.play.api import OPERATIONS
-from reelcloud.apis.play.events import PlayHeartbeat
 from reelcloud.apis.play.models import MAX_COUNT, MAX_PLAY_MS, MAX_PLAY_S, Heartbeat, QoE
 from reelcloud.platform.errors import BadRequestError
+from reelcloud.platform.events.play import PlayHeartbeat
 from reelcloud.platform.openapi import fragment
 from reelcloud.platform.validation import parse_body
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from reelcloud.platform.events import EventPayload
+from reelcloud.platform.events.schema import EventPayload
 
 
 class PlayRequested(EventPayload):

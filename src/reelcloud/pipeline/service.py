@@ -1,0 +1,389 @@
+"""The router: one worker per route, each with its own durable consumer on the bus.
+
+A worker gathers a batch (up to `batch_max` events, or what came in `flush_interval_s`),
+checks every event (an envelope; a known type whose payload validates), writes the good ones
+to the lake and the bad ones to the dead-letter stream, then acknowledges the batch at once
+(the consumer acks all up to the last). A crash before the ack redelivers the batch; the lake
+drops what it already holds. A sink that fails is retried with backoff, holding back only its
+own route: the others have their own consumers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+import nats
+from nats.aio.client import Client as NatsClient
+from nats.aio.msg import Msg
+from nats.js.api import StreamConfig
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from reelcloud.pipeline.models import ReplayResult, Route, RouteStatus
+from reelcloud.pipeline.routes import RoutesWatcher, passes
+from reelcloud.pipeline.settings import PipelineSettings
+from reelcloud.pipeline.store import Columns, Lake
+from reelcloud.platform.errors import BadRequestError, NotFoundError
+from reelcloud.platform.events import EventConsumer, decode, event_types
+from reelcloud.platform.events import play as _play_events  # noqa: F401  (types register)
+from reelcloud.platform.events import titles as _title_events  # noqa: F401
+from reelcloud.platform.events.schema import SUBJECT_PREFIX, Envelope
+
+log = logging.getLogger(__name__)
+
+DEAD_LETTER_STREAM = "DEADLETTER"
+DEAD_LETTER_PREFIX = "deadletter"
+RETRY_FIRST_S = 0.5
+RETRY_MAX_S = 10.0
+FETCH_TIMEOUT_S = 0.2
+IDLE_WAIT_S = 5.0
+ACK_WAIT_S = 30.0
+FETCH_MAX = 5_000
+T = TypeVar("T")
+
+
+class RouterMetrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.events = Counter(
+            "reelcloud_pipeline_events", "Events a route handled, by outcome "
+            "(delivered, duplicate, filtered, dead_lettered).", ["route", "outcome"],
+            registry=registry,
+        )  # fmt: skip
+        self.sink_errors = Counter(
+            "reelcloud_pipeline_sink_errors", "Failed sink writes (each retried).",
+            ["route", "sink"], registry=registry,
+        )  # fmt: skip
+        self.pending = Gauge(
+            "reelcloud_pipeline_lag_events", "Events in the stream a route has not "
+            "acknowledged yet (its consumer's pending plus unacknowledged).", ["route"],
+            registry=registry,
+        )  # fmt: skip
+        self.batch_seconds = Histogram(
+            "reelcloud_pipeline_batch_seconds", "Time to write one batch to a sink.",
+            ["route", "sink"], registry=registry,
+            buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+        )  # fmt: skip
+
+
+@dataclass
+class Counts:
+    delivered: int = 0
+    duplicates: int = 0
+    filtered: int = 0
+    dead_lettered: int = 0
+    errors: int = 0
+    pending: int | None = None
+    last_commit_at: float | None = None
+
+
+@dataclass
+class Checked:
+    good: list[Envelope] = field(default_factory=list)
+    bad: list[tuple[Msg, str]] = field(default_factory=list)  # message, why
+    filtered: int = 0
+
+
+def check(route: Route, messages: list[Msg]) -> Checked:
+    """Sorts a batch into events for the sink, events to dead-letter, and filtered ones."""
+    checked = Checked()
+    for message in messages:
+        try:
+            envelope = Envelope.from_bytes(message.data)
+            decode(envelope)
+        except BadRequestError as exc:
+            checked.bad.append((message, exc.message))
+            continue
+        if not route.accepts(envelope.type, envelope.version) or not passes(
+            route, envelope.payload
+        ):
+            checked.filtered += 1
+            continue
+        checked.good.append(envelope)
+    return checked
+
+
+async def _give_back(batch: list[Msg]) -> None:
+    """Unwritten events, for the next reader at once (not after the ack wait)."""
+    with contextlib.suppress(Exception):
+        for message in batch:
+            await message.nak()
+
+
+class RouteWorker:
+    def __init__(self, router: Router, route: Route) -> None:
+        self.router = router
+        self.route = route
+        self.columns = Columns.of(route, event_types())
+        self.counts = Counts()
+        self.consumer: EventConsumer | None = None
+        self.task: asyncio.Task[None] | None = None
+
+    @property
+    def durable(self) -> str:
+        return f"pipeline-{self.route.name}"
+
+    def subjects(self) -> list[str]:
+        return sorted(f"{SUBJECT_PREFIX}.{event_type}" for event_type in self.route.types)
+
+    def start(self) -> None:
+        self.task = asyncio.create_task(self._run(), name=self.durable)
+
+    async def stop(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.task
+
+    async def _run(self) -> None:
+        wait = RETRY_FIRST_S
+        while True:
+            try:
+                await self._consume()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("route %s stopped; again in %.1f s", self.route.name, wait)
+                await asyncio.sleep(wait)
+                wait = min(wait * 2, RETRY_MAX_S)
+
+    async def _consume(self) -> None:
+        options = self.router.options
+        consumer = EventConsumer(
+            self.router.nats_url, self.durable, subject=self.subjects(),
+            # Each event is acknowledged on its own: an ack-all would also ack the events a
+            # stopped router had been given and never wrote. What a killed router held comes
+            # again after the ack wait; a stopped one gives its batch back at once.
+            ack_wait_s=ACK_WAIT_S, max_ack_pending=options.batch_max * 4,
+        )  # fmt: skip
+        self.consumer = consumer
+        try:
+            await consumer.start()
+            while True:
+                batch = await self._gather(consumer)
+                if batch:
+                    try:
+                        await self._deliver(batch)
+                    except asyncio.CancelledError:
+                        await _give_back(batch)
+                        raise
+                    for message in batch:
+                        await message.ack()
+                    self.counts.last_commit_at = time.time()
+                await self._measure_lag(consumer)
+        finally:
+            self.consumer = None
+            await consumer.aclose()
+
+    async def _gather(self, consumer: EventConsumer) -> list[Msg]:
+        """A batch: waits long for its first events (an idle route costs a request every few
+        seconds), then takes what keeps coming, up to `batch_max` or `flush_interval_s`."""
+        options = self.router.options
+        batch = await consumer.fetch_messages(min(options.batch_max, FETCH_MAX), IDLE_WAIT_S)
+        deadline = time.monotonic() + options.flush_interval_s
+        while batch and len(batch) < options.batch_max:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            got = await consumer.fetch_messages(
+                min(options.batch_max - len(batch), FETCH_MAX), min(left, FETCH_TIMEOUT_S)
+            )
+            if not got:
+                break  # the stream is drained for now: write what came
+            batch.extend(got)
+        return batch
+
+    async def _deliver(self, messages: list[Msg]) -> tuple[int, int]:
+        """Writes a batch through to its sinks, retrying each until it takes it."""
+        checked = check(self.route, messages)
+        metrics = self.router.metrics
+        name = self.route.name
+        if checked.bad:
+            await self._retry("deadletter", lambda: self.router.dead_letter(name, checked.bad))
+            self.counts.dead_lettered += len(checked.bad)
+            metrics.events.labels(name, "dead_lettered").inc(len(checked.bad))
+        written = duplicates = 0
+        if checked.good:
+
+            async def write() -> tuple[int, int]:
+                return await asyncio.to_thread(
+                    self.router.lake.write, self.route.lake, self.columns, checked.good
+                )
+
+            written, duplicates = await self._retry("lake", write)
+        self.counts.delivered += written
+        self.counts.duplicates += duplicates
+        self.counts.filtered += checked.filtered
+        metrics.events.labels(name, "delivered").inc(written)
+        metrics.events.labels(name, "duplicate").inc(duplicates)
+        metrics.events.labels(name, "filtered").inc(checked.filtered)
+        return written, duplicates
+
+    async def _retry(self, sink: str, attempt: Callable[[], Awaitable[T]]) -> T:
+        wait = RETRY_FIRST_S
+        while True:
+            started = time.monotonic()
+            try:
+                result = await attempt()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self.counts.errors += 1
+                self.router.metrics.sink_errors.labels(self.route.name, sink).inc()
+                log.warning("route %s: %s write failed (%s: %s); again in %.1f s",
+                            self.route.name, sink, type(exc).__name__, exc, wait)  # fmt: skip
+                await asyncio.sleep(wait)
+                wait = min(wait * 2, RETRY_MAX_S)
+                continue
+            self.router.metrics.batch_seconds.labels(self.route.name, sink).observe(
+                time.monotonic() - started
+            )
+            return result
+
+    async def _measure_lag(self, consumer: EventConsumer) -> None:
+        pending = await consumer.pending()
+        if pending is not None:
+            self.counts.pending = pending
+            self.router.metrics.pending.labels(self.route.name).set(pending)
+
+    async def replay(self, since: float) -> ReplayResult:
+        """Reads the route's events from `since` again, through an ordered consumer of its
+        own, and delivers them: the lake keeps what it has, and takes what it lacks."""
+        nc = await nats.connect(self.router.nats_url, connect_timeout=2)
+        read = delivered = duplicates = 0
+        try:
+            js = nc.jetstream()
+            subscription = await js.subscribe(
+                self.subjects()[0] if len(self.subjects()) == 1 else f"{SUBJECT_PREFIX}.>",
+                ordered_consumer=True,
+                deliver_policy=nats.js.api.DeliverPolicy.BY_START_TIME,
+                config=nats.js.api.ConsumerConfig(
+                    opt_start_time=datetime.datetime.fromtimestamp(since, datetime.UTC),
+                ),
+            )
+            info = await js.stream_info("EVENTS")
+            last = info.state.last_seq
+            batch: list[Msg] = []
+            while True:
+                try:
+                    message = await subscription.next_msg(timeout=2.0)
+                except TimeoutError:
+                    break
+                batch.append(message)
+                done = message.metadata.sequence.stream >= last
+                if len(batch) >= self.router.options.batch_max or done:
+                    got = await self._deliver(batch)
+                    read += len(batch)
+                    delivered, duplicates = delivered + got[0], duplicates + got[1]
+                    batch = []
+                if done:
+                    break
+            if batch:
+                got = await self._deliver(batch)
+                read += len(batch)
+                delivered, duplicates = delivered + got[0], duplicates + got[1]
+        finally:
+            await nc.close()
+        return ReplayResult(
+            route=self.route.name, read=read, delivered=delivered, duplicates=duplicates
+        )
+
+    def status(self) -> RouteStatus:
+        c = self.counts
+        return RouteStatus(
+            name=self.route.name, events=list(self.route.events), lake=self.route.lake,
+            delivered=c.delivered, duplicates=c.duplicates, filtered=c.filtered,
+            dead_lettered=c.dead_lettered, errors=c.errors, pending=c.pending,
+            last_commit_at=c.last_commit_at,
+        )  # fmt: skip
+
+
+class Router:
+    def __init__(
+        self,
+        nats_url: str,
+        lake: Lake,
+        routes: RoutesWatcher,
+        options: PipelineSettings,
+        registry: CollectorRegistry,
+    ) -> None:
+        self.nats_url = nats_url
+        self.lake = lake
+        self.routes = routes
+        self.options = options
+        self.metrics = RouterMetrics(registry)
+        self.workers: dict[str, RouteWorker] = {}
+        self._nc: NatsClient | None = None
+        self._watch: asyncio.Task[None] | None = None
+        self._stopping: set[asyncio.Task[None]] = set()
+
+    async def start(self) -> None:
+        self._nc = await nats.connect(
+            self.nats_url, connect_timeout=2, max_reconnect_attempts=-1, reconnect_time_wait=0.5
+        )
+        js = self._nc.jetstream()
+        try:
+            await js.stream_info(DEAD_LETTER_STREAM)
+        except nats.js.errors.NotFoundError:
+            await js.add_stream(
+                StreamConfig(name=DEAD_LETTER_STREAM, subjects=[f"{DEAD_LETTER_PREFIX}.>"])
+            )
+        self._apply(self.routes.routes)
+        self._watch = asyncio.create_task(self._watch_routes(), name="routes-watch")
+
+    def _apply(self, routes: list[Route]) -> None:
+        """Starts workers for new and changed routes, stops those gone; a route whose
+        definition stayed the same keeps running untouched."""
+        wanted = {route.name: route for route in routes}
+        for name, worker in list(self.workers.items()):
+            if wanted.get(name) != worker.route:
+                stopping = asyncio.create_task(worker.stop())
+                self._stopping.add(stopping)
+                stopping.add_done_callback(self._stopping.discard)
+                del self.workers[name]
+        for name, route in wanted.items():
+            if name not in self.workers:
+                worker = RouteWorker(self, route)
+                self.workers[name] = worker
+                worker.start()
+
+    async def _watch_routes(self) -> None:
+        while True:
+            await asyncio.sleep(self.options.reload_interval_s)
+            try:
+                if await asyncio.to_thread(self.routes.check):
+                    self._apply(self.routes.routes)
+            except Exception:
+                log.exception("routes watch")
+
+    async def dead_letter(self, route: str, bad: list[tuple[Msg, str]]) -> None:
+        assert self._nc is not None
+        js = self._nc.jetstream()
+        for message, why in bad:
+            headers = {
+                "Reelcloud-Reason": why[:1000].replace("\r", " ").replace("\n", " "),
+                "Reelcloud-Route": route,
+                "Reelcloud-Subject": message.subject,
+                # the same message dead-lettered twice (a redelivered batch) is stored once
+                "Nats-Msg-Id": f"{route}-{message.metadata.sequence.stream}",
+            }
+            await js.publish(f"{DEAD_LETTER_PREFIX}.{route}", message.data, headers=headers)
+
+    async def replay(self, route: str, since: float) -> ReplayResult:
+        worker = self.workers.get(route)
+        if worker is None:
+            raise NotFoundError(f"no route {route!r}")
+        return await worker.replay(since)
+
+    async def aclose(self) -> None:
+        if self._watch is not None:
+            self._watch.cancel()
+        await asyncio.gather(*(worker.stop() for worker in self.workers.values()))
+        if self._nc is not None:
+            with contextlib.suppress(Exception):
+                await self._nc.close()

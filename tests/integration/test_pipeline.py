@@ -1,0 +1,308 @@
+"""The router with real engines (JetStream, PostgreSQL for the lake's catalog, SeaweedFS for
+its files): events reach their Iceberg table once each, however often they are delivered;
+malformed ones go to the dead-letter stream with why, holding nothing up; routes reload on
+an edit and a broken edit keeps the old ones; a new projected field adds a column; a replay
+changes nothing; a router killed mid-stream loses nothing; and DuckDB answers SQL over it."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+import uuid
+
+import aiohttp
+import nats
+import pytest
+import pytest_asyncio
+from tests.support.engines import NatsServer, Postgres
+from tests.support.factories import (
+    TEST_S3_ACCESS_KEY,
+    TEST_S3_SECRET_KEY,
+    free_port,
+    registry_credential,
+    topology_dict,
+)
+from tests.support.servers import RunningService
+from tests.support.waiting import wait_for
+
+from reelcloud.launcher.engines.seaweedfs import SeaweedEngine
+from reelcloud.launcher.process import ManagedProcess
+from reelcloud.pipeline import query
+from reelcloud.pipeline.api import ROUTER
+from reelcloud.platform.credentials import ADMIN_USER, basic_authorization
+from reelcloud.platform.events import Envelope
+from reelcloud.platform.events.producer import ensure_stream
+from reelcloud.platform.settings import Settings
+from reelcloud.platform.topology import Topology
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+ADMIN_PASSWORD = "test-admin-password-0123456789"
+ADMIN = {"Authorization": basic_authorization(ADMIN_USER, ADMIN_PASSWORD)}
+ROUTES = """
+routes:
+  - name: plays
+    events: [play.started]
+    project: [play_id, member_id, profile_id, title_id, device_id, country, rungs, ocas,
+              steering_fallback, latency_ms]
+    lake: plays
+  - name: billing
+    events: [member.signed_up]
+    lake: billing
+"""
+
+
+def play_started(title: str = "t-1", country: str = "US", at: float | None = None) -> Envelope:
+    return Envelope(
+        id=uuid.uuid4().hex, type="play.started", version=1, time=at or time.time(),
+        producer="test", seq=0, request_id=None,
+        payload={
+            "play_id": uuid.uuid4().hex, "member_id": "m-1", "profile_id": "p-1",
+            "title_id": title, "device_id": "d-1", "country": country, "rungs": ["720p"],
+            "ocas": ["oca-a-1"], "steering_fallback": False, "latency_ms": 12.5,
+        },
+    )  # fmt: skip
+
+
+class Engines:
+    def __init__(self, root, postgres, nats_server, seaweed):
+        self.root, self.postgres, self.nats, self.seaweed = root, postgres, nats_server, seaweed
+        self.router: RunningService | None = None
+
+    def settings(self, **options) -> Settings:
+        doc = topology_dict([free_port()], services=[{
+            "name": "pipeline", "entrypoint": "reelcloud.pipeline.api:create_app",
+            "database": True, "options": {"flush_interval_s": 0.3, **options},
+        }])  # fmt: skip
+        return Settings(
+            service="pipeline", instance_id="test:pipeline:1", host="127.0.0.1", port=0,
+            topology=Topology.model_validate(doc), data_dir=self.root,
+            database_url=self.postgres.url, nats_url=self.nats.url, s3_url=self.seaweed.url,
+            s3_access_key=TEST_S3_ACCESS_KEY, s3_secret_key=TEST_S3_SECRET_KEY,
+            admin_password=ADMIN_PASSWORD, log_format="text", **registry_credential("pipeline"),
+        )  # fmt: skip
+
+    async def start_router(self, **options) -> RunningService:
+        self.router = await RunningService(self.settings(**options)).start()
+        return self.router
+
+    async def stop_router(self) -> None:
+        if self.router is not None:
+            await self.router.stop()
+            self.router = None
+
+    @property
+    def routes_file(self):
+        return self.root / "pipeline" / "routes.yaml"
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def engines(tmp_path_factory):
+    root = tmp_path_factory.mktemp("pipeline")
+    postgres = Postgres(root)
+    await postgres.start()
+    await postgres.engine.provision({postgres.role: postgres.password})
+    nats_server = NatsServer(root / "nats")
+    nats_server.start()
+    seaweed = SeaweedEngine(
+        root / "seaweedfs", root / "seaweedfs.log", TEST_S3_ACCESS_KEY, TEST_S3_SECRET_KEY
+    )
+    weed = ManagedProcess(seaweed.prepare(), restart=False)
+    weed.start()
+    await wait_for(seaweed.ready, what="SeaweedFS answers", interval_s=0.2)
+    (root / "pipeline").mkdir()
+    (root / "pipeline" / "routes.yaml").write_text(ROUTES)
+    running = Engines(root, postgres, nats_server, seaweed)
+    await running.start_router()
+    try:
+        yield running
+    finally:
+        await running.stop_router()
+        await weed.stop()
+        nats_server.stop()
+        await postgres.stop()
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def js(engines):
+    nc = await nats.connect(engines.nats.url)
+    stream = nc.jetstream()
+    await ensure_stream(stream)
+    yield stream
+    await nc.close()
+
+
+async def publish(js, envelopes, msg_ids=True) -> None:
+    for envelope in envelopes:
+        headers = {"Nats-Msg-Id": envelope.id} if msg_ids else None
+        await js.publish(envelope.subject, envelope.to_bytes(), headers=headers)
+
+
+def lake_rows(engines, sql: str):
+    lake = engines.router.app[ROUTER].lake
+    db = query.connect(
+        lake.describe(), engines.seaweed.url, TEST_S3_ACCESS_KEY, TEST_S3_SECRET_KEY, "us-east-1"
+    )
+    return query.run(db, sql)[1]
+
+
+def lake_count(engines, table: str, where: str = "true") -> int:
+    try:
+        return lake_rows(engines, f"select count(*) from {table} where {where}")[0][0]
+    except Exception as exc:  # the table is not made yet
+        if "does not exist" in str(exc):
+            return 0
+        raise
+
+
+async def status(engines) -> dict:
+    async with (
+        aiohttp.ClientSession() as http,
+        http.get(engines.router.url + "/pipeline/status", headers=ADMIN) as reply,
+    ):
+        assert reply.status == 200
+        return {route["name"]: route for route in (await reply.json())["routes"]}
+
+
+async def test_each_event_reaches_its_table_once_however_often_it_is_sent(engines, js):
+    events = [play_started(title=f"dup-{n % 3}") for n in range(300)]
+    await publish(js, events)
+    # Sent again without message ids (a spool replayed after JetStream's window): the bus
+    # stores them twice, the lake must not.
+    await publish(js, events[:100], msg_ids=False)
+    where = "title_id like 'dup-%'"
+    await wait_for(lambda: lake_count(engines, "plays", where) == 300, what="300 rows in plays")
+    await wait_for(
+        lambda: _duplicates_at_least(engines, 100), what="the 100 copies counted as duplicates"
+    )
+    routes = await status(engines)
+    rows = lake_rows(engines, f"select count(distinct event_id), min(latency_ms), "
+                              f"min(rungs) from plays where {where}")  # fmt: skip
+    assert rows == [(300, 12.5, '["720p"]')]
+    assert routes["plays"]["dead_lettered"] == 0
+
+
+async def _duplicates_at_least(engines, n: int) -> bool:
+    return (await status(engines))["plays"]["duplicates"] >= n
+
+
+async def test_malformed_events_are_dead_lettered_with_why_and_hold_nothing_up(engines, js):
+    nc = await nats.connect(engines.nats.url)
+    try:
+        dead = await nc.jetstream().pull_subscribe("deadletter.plays", durable="test-dl")
+        bad = play_started()
+        broken = dataclasses.replace(bad, payload={"title_id": 7})
+        await js.publish("events.play.started", b"{not json")
+        await js.publish("events.play.started", broken.to_bytes())
+        good = play_started(title="after-malformed")
+        await publish(js, [good])
+        await wait_for(lambda: lake_count(engines, "plays", "title_id = 'after-malformed'") == 1,
+                       what="the good event after the bad ones in the lake")  # fmt: skip
+        letters = await dead.fetch(2, timeout=10)
+        reasons = sorted(m.headers["Reelcloud-Reason"] for m in letters)
+        assert reasons[0].startswith("bad play.started payload"), reasons
+        assert reasons[1].startswith("not an event envelope"), reasons
+        assert {m.data for m in letters} == {b"{not json", broken.to_bytes()}
+    finally:
+        await nc.close()
+
+
+async def test_a_broken_edit_keeps_the_old_routes_and_a_good_one_adds_a_route(engines, js):
+    router = engines.router.app[ROUTER]
+    engines.routes_file.write_text(ROUTES + "  - name: [broken\n")
+    await wait_for(lambda: router.routes.error is not None, what="the broken edit refused")
+    await publish(js, [play_started(title="during-broken-edit")])
+    await wait_for(lambda: lake_count(engines, "plays", "title_id = 'during-broken-edit'") == 1,
+                   what="the old routes still deliver")  # fmt: skip
+    engines.routes_file.write_text(
+        ROUTES
+        + """
+  - name: plays_gb
+    events: [play.started]
+    where: {country: [GB]}
+    project: [title_id, country]
+    lake: plays_gb
+"""
+    )
+    await wait_for(lambda: "plays_gb" in router.workers, what="the new route running")
+    assert router.routes.error is None
+    await publish(
+        js, [play_started(title="gb-1", country="GB"), play_started(title="fr-1", country="FR")]
+    )
+    await wait_for(lambda: lake_count(engines, "plays_gb", "title_id = 'gb-1'") == 1,
+                   what="the GB play in plays_gb")  # fmt: skip
+    # Its consumer started from the beginning of the stream: every earlier GB-less play was
+    # filtered, and the FR one too.
+    assert lake_count(engines, "plays_gb", "country <> 'GB'") == 0
+
+
+def signed_up(member: str, country: str) -> Envelope:
+    return Envelope(
+        id=uuid.uuid4().hex, type="member.signed_up", version=1, time=time.time(),
+        producer="test", seq=0, request_id=None,
+        payload={"member_id": member, "subscription_id": "s-" + member, "at": time.time(),
+                 "plan": "basic", "country": country, "trial": True},
+    )  # fmt: skip
+
+
+SIGNUPS = """
+  - name: signups
+    events: [member.signed_up]
+    project: [{fields}]
+    lake: signups
+"""
+
+
+async def test_a_new_projected_field_adds_a_column_old_rows_read_null(engines, js):
+    router = engines.router.app[ROUTER]
+    engines.routes_file.write_text(ROUTES + SIGNUPS.format(fields="member_id, plan"))
+    await wait_for(lambda: "signups" in router.workers, what="the signups route running")
+    await publish(js, [signed_up("before", "US")])
+    await wait_for(lambda: lake_count(engines, "signups", "member_id = 'before'") == 1,
+                   what="the first row")  # fmt: skip
+    engines.routes_file.write_text(ROUTES + SIGNUPS.format(fields="member_id, plan, country"))
+    await wait_for(lambda: "country" in router.workers["signups"].columns.schema.names,
+                   what="the edited route running")  # fmt: skip
+    await publish(js, [signed_up("after", "GB")])
+    await wait_for(lambda: lake_count(engines, "signups", "member_id = 'after'") == 1,
+                   what="the second row")  # fmt: skip
+    rows = lake_rows(engines, "select member_id, plan, country from signups order by 1")
+    assert rows == [("after", "basic", "GB"), ("before", "basic", None)]
+
+
+async def test_replay_changes_nothing_and_counts_what_it_read(engines, js):
+    before = lake_count(engines, "plays")
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(engines.router.url + "/pipeline/replay", headers=ADMIN,
+                  json={"route": "plays", "since": 0}) as reply,
+    ):  # fmt: skip
+        assert reply.status == 200, await reply.text()
+        result = await reply.json()
+    assert result["read"] >= before
+    assert result["delivered"] == 0
+    assert lake_count(engines, "plays") == before
+
+
+async def test_a_router_stopped_mid_stream_loses_and_doubles_nothing(engines, js):
+    events = [play_started(title=f"restart-{n}") for n in range(3000)]
+    await publish(js, events[:1500])
+    await engines.stop_router()
+    await publish(js, events[1500:])
+    await engines.start_router()
+    await wait_for(lambda: lake_count(engines, "plays", "title_id like 'restart-%'") == 3000,
+                   what="all 3000 rows", timeout_s=60)  # fmt: skip
+    rows = lake_rows(engines, "select count(distinct event_id) from plays "
+                              "where title_id like 'restart-%'")  # fmt: skip
+    assert rows == [(3000,)]
+
+
+async def test_bad_requests_get_clear_errors(engines):
+    async with aiohttp.ClientSession() as http:
+        async with http.get(engines.router.url + "/pipeline/status") as reply:
+            assert reply.status == 401
+        for body in (b"", b"{", b'{"route": "nope", "since": 0}', b'{"route": 1}'):
+            async with http.post(engines.router.url + "/pipeline/replay", headers=ADMIN,
+                                 data=body) as reply:  # fmt: skip
+                assert reply.status in (400, 404), (body, reply.status)
+                assert "error" in await reply.json()
