@@ -1,8 +1,10 @@
 """Fill planning: which titles each OCA should hold, and where it should fetch them from.
 
-Placement is by popularity: every OCA takes titles in rank order while they fit in its disk
+Placement is by popularity: every OCA takes fill units (`titles.rank_units`: whole titles, or
+single renditions once plays are counted per rung) in rank order while they fit in its disk
 (less a headroom), so a storage OCA at the IXP, sized for the catalog, holds everything, and
-an embedded offload OCA holds the head of the popularity curve.
+an embedded offload OCA holds the head of the popularity curve, only the rungs that are watched.
+A plan gives each OCA the part of each title it should hold: a `Title` of those files.
 
 Sources follow Open Connect's escalation: a peer in the same site that has the title (peer
 fill), else an OCA in an upstream site (tier fill), else the origin (cache fill). So that a
@@ -19,23 +21,52 @@ from typing import Any
 
 from reelcloud.platform.topology import OcaConfig, OpenConnectConfig
 from reelcloud.services.cachecontrol.fleet import Fleet, OcaState
-from reelcloud.services.cachecontrol.titles import Title
+from reelcloud.services.cachecontrol.titles import Demand, FillUnit, Title, rank_units
 
 FILL_HEADROOM = 0.95  # keep some disk free for the next title while an old one is evicted
 
 
-def placement(config: OpenConnectConfig, ranked: list[Title]) -> dict[str, list[Title]]:
-    """Titles each OCA should hold, most popular first."""
+def placement(
+    config: OpenConnectConfig,
+    ranked: list[Title],
+    demand: Demand | None = None,
+    now: float | None = None,
+) -> dict[str, list[Title]]:
+    """What each OCA should hold, most wanted first: of each title, the `Title` made of the
+    files placed there (the title itself when it is placed whole). `ranked` is `rank`'s order;
+    `demand`, plays counted per (title id, rung), places single renditions (none: whole titles);
+    `now` tells new releases (`Title.is_new`)."""
+    units = rank_units(ranked, demand or {}, now)
+    parts: dict[tuple[str, frozenset[str]], Title] = {}  # OCAs of one size plan the same parts
     plan = {}
     for oca in config.ocas:
-        budget = int(oca.capacity_bytes * FILL_HEADROOM)
-        chosen = []
-        for title in ranked:
-            if title.size <= budget:
-                chosen.append(title)
-                budget -= title.size
-        plan[oca.id] = chosen
+        held = fit(units, int(oca.capacity_bytes * FILL_HEADROOM))
+        plan[oca.id] = [
+            parts.setdefault((title.title_id, names), title.with_renditions(names))
+            for title, names in held
+        ]
     return plan
+
+
+def fit(units: list[FillUnit], budget: int) -> list[tuple[Title, frozenset[str]]]:
+    """Each unit in order while it fits (one that does not is skipped: a smaller one may still
+    fit): the titles placed, in the order of their first unit, with their renditions."""
+    held: dict[str, tuple[Title, set[str]]] = {}
+    for unit in units:
+        title = unit.title
+        if title.title_id not in held:
+            wanted = unit.renditions
+            # A title's first rendition brings its base: no use without the audio.
+            cost = title.base_size + sum(title.rendition_sizes[name] for name in wanted)
+        else:
+            wanted = unit.renditions - held[title.title_id][1]
+            cost = sum(title.rendition_sizes[name] for name in wanted)
+            if not wanted:
+                continue
+        if cost <= budget:
+            budget -= cost
+            held.setdefault(title.title_id, (title, set()))[1].update(wanted)
+    return [(title, frozenset(names)) for title, names in held.values()]
 
 
 def fill_master(title_id: str, candidates: list[OcaConfig]) -> OcaConfig | None:
