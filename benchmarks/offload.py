@@ -6,35 +6,46 @@ connections; the embedded share is the part that never leaves the ISP.
 
 World: one ISP site with one embedded offload OCA (a second OCA in the same site would get the
 same placement, so it adds throughput, not distinct titles) whose disk is a fraction of the
-catalog's bytes, and one IXP site whose storage OCA is sized for the whole catalog, with the
-default fill rate (50 MB/s). Titles carry the project's ladder (240p-1080p and one audio
-track) over a lognormal runtime (median 50 min, so a full set of renditions is ~4 GB).
+catalog's bytes (5, 10, 20 and 40 %), and one IXP site whose storage OCA is sized for the whole
+catalog, with the default fill rate (50 MB/s). Titles carry the project's ladder (240p-1080p,
+one file per rung, each a `Rendition`, and one audio track, the title's base) over a lognormal
+runtime (median 50 min, so a full set of renditions is ~4 GB).
 
 Demand: Zipf(s) popularity over the catalog. Each day every title's log-popularity takes a
 Gaussian step and the Zipf weights are re-dealt by the new order, so today's ranks drift from
 yesterday's; a few new titles are released at random hours with a popularity drawn among the
 top 200. Play start times follow an evening-peaked daily curve; a play streams one rendition
-(weighted to 1080p) plus the audio track from the start for a random share of the runtime.
-Day 0 only counts plays; day 1 warms both strategies; the last day is measured.
+(weighted to 1080p, the same mix for every title) plus the audio track from the start for a
+random share of the runtime. Plays are counted per title and per (title, rung), the rung named
+by `rendition_key` from the height the player streams. Day 0 only counts plays; day 1 warms
+every strategy; the last day is measured.
 
 Popularity fill: at the start of each day (the fill window, off-peak: its budget at the fill
-rate is reported next to the bytes filled) the embedded OCA takes
-`placement(config, rank(titles, yesterday's plays))`. A new title is on the IXP once filled
-from the origin at the fill rate (its plays go to the origin until then); cache control
-replans at once and the embedded OCA fills it from the IXP only if the plan picks it. A play
-is embedded bytes if its title is on the embedded OCA, else IXP bytes, else origin bytes.
-"Hindsight" runs the same placement fed the day's own plays: the best a once-a-day fill could
-do, so popularity minus hindsight is the cost of prediction.
+rate is reported next to the bytes filled) the embedded OCA takes what `placement` gives it.
+"rendition" (the project's fill, the headline) passes yesterday's plays per (title, rung):
+placement ranks single renditions by their expected plays and a title's audio comes with its
+first one. "popularity" passes only yesterday's plays per title: whole titles, every rendition,
+as placement does on a platform that counts no renditions. A new title is on the IXP once
+filled from the origin at the fill rate (its plays go to the origin until then); cache control
+replans at once (a new release ranks first, whole) and the embedded OCA fills it from the IXP
+only if the plan picks it. A play is embedded bytes if the embedded OCA holds its rendition and
+the audio, else IXP bytes, else origin bytes. "rendition_hindsight" and "hindsight" run the
+same placements fed the day's own plays: the best a once-a-day fill could do, so a strategy
+minus its hindsight is the cost of prediction.
 
 LRU (the baseline, "lru"): the embedded OCA caches 64 MiB chunks of the files a play reads (a
 range-slicing proxy: only the watched prefix of the watched rendition is stored), evicting the
 least recently used chunks; a hit is embedded bytes, a miss is fetched from the IXP (or the
 origin, for a title not there yet) and inserted. "lru_title" caches whole titles, every
-rendition, the unit placement works in, so it separates the policy from the granularity.
+rendition, the unit whole-title placement works in, so it separates the policy from the
+granularity.
 
     python benchmarks/offload.py [--quick]
 
-The last line printed is one JSON object with the headline figures (shares of bytes served).
+The last line printed is one JSON object with the headline figures (shares of bytes served) at
+20 % capacity for "rendition", `sweep` (every strategy's embedded share at each capacity) and
+`offload_vs_lru_min`: the smallest margin of "rendition" over "lru" across the capacities, in
+percentage points.
 """
 
 from __future__ import annotations
@@ -57,7 +68,13 @@ import harness
 from reelcloud.encoding.ladder import AUDIO_KBPS, CANDIDATES
 from reelcloud.platform.topology import OpenConnectConfig
 from reelcloud.services.cachecontrol.planning import placement
-from reelcloud.services.cachecontrol.titles import Title, TitleFile, rank
+from reelcloud.services.cachecontrol.titles import (
+    Rendition,
+    Title,
+    TitleFile,
+    rank,
+    rendition_key,
+)
 
 SEED = 20240611
 DAY_S = 86_400
@@ -71,7 +88,7 @@ CHUNK_BYTES = 64 * 2**20
 HEADLINE_CAPACITY = 0.20
 CAPACITIES = (0.05, 0.10, 0.20, 0.40)  # embedded disk as a fraction of the catalog's bytes
 EMBEDDED, IXP = "oca-isp-1", "oca-ixp-1"
-STRATEGIES = ("popularity", "hindsight", "lru", "lru_title")
+STRATEGIES = ("rendition", "rendition_hindsight", "popularity", "hindsight", "lru", "lru_title")
 # Share of plays per rendition (by the ladder's order, 240p first): mostly big screens.
 RENDITION_WEIGHTS = (0.05, 0.07, 0.13, 0.25, 0.50)
 # Plays starting in each local hour: a trough before dawn, the peak at 20-22 h.
@@ -146,7 +163,13 @@ def make_title(rng: random.Random, index: int, released_s: float) -> Title:
         )
         for name, kbps in rates
     )
-    return Title(title_id, files, popularity=0.0, published_at=EPOCH + released_s)
+    renditions = tuple(
+        Rendition(rung.name, frozenset([f.content_id]))
+        for rung, f in zip(CANDIDATES, files[:-1], strict=True)
+    )  # the audio, last, is the title's base: it comes with any of them
+    return Title(
+        title_id, files, popularity=0.0, published_at=EPOCH + released_s, renditions=renditions
+    )
 
 
 def openconnect(embedded_bytes: int, catalog_bytes: int) -> OpenConnectConfig:
@@ -183,6 +206,7 @@ class World:
     released_s: list[float]  # when each title reached the origin (negative: before day 0)
     days: list[list[Play]]  # every day's plays in time order
     counts: list[Counter[str]]  # every day's plays per title id
+    rendition_counts: list[Counter[tuple[str, str]]]  # and per (title id, rung)
     fill_rate: int  # bytes/s of every OCA's fill
 
     def new_on(self, day: int, index: int) -> bool:
@@ -228,8 +252,15 @@ def build_world(rng: random.Random, scale: Scale) -> World:
             flush=True,
         )
     counts = [Counter(titles[p.title].title_id for p in plays) for plays in days]
+    # What a player reports is the height it streams; cache control keys it by rung name.
+    rendition_counts = [
+        Counter(
+            (titles[p.title].title_id, rendition_key(CANDIDATES[p.video].height)) for p in plays
+        )
+        for plays in days
+    ]
     fill_rate = openconnect(1, 1).oca(EMBEDDED).fill_rate_bytes_per_s
-    return World(titles, released, days, counts, fill_rate)
+    return World(titles, released, days, counts, rendition_counts, fill_rate)
 
 
 def watched_share(rng: random.Random) -> float:
@@ -247,48 +278,68 @@ def play_files(title: Title, play: Play) -> Iterator[tuple[int, int]]:
 # ---- the strategies ----------------------------------------------------------------------------
 
 
-def popularity_fill(world: World, config: OpenConnectConfig, hindsight: bool) -> Tally:
-    """Bytes by source on the last day, the embedded OCA filled by `placement`."""
+def popularity_fill(
+    world: World, config: OpenConnectConfig, hindsight: bool, per_rendition: bool
+) -> Tally:
+    """Bytes by source on the last day, the embedded OCA filled by `placement`: whole titles
+    ranked by plays per title, or (per_rendition) renditions ranked by plays per rung. A play
+    is served from the embedded OCA when it holds the play's rendition and the audio."""
     tally = Tally()
     last = len(world.days) - 1
-    held: dict[int, float] = {}  # title index -> when it is servable on the embedded OCA
-    index_of = {t.title_id: i for i, t in enumerate(world.titles)}
+    held: dict[tuple[int, int], float] = {}  # (title, file) -> when servable on the embedded OCA
+    where_is = {
+        f.content_id: (i, j) for i, t in enumerate(world.titles) for j, f in enumerate(t.files)
+    }
     ixp_ready = [
         r + t.size / world.fill_rate for t, r in zip(world.titles, world.released_s, strict=True)
     ]
     for day in range(1, len(world.days)):
-        counted = world.counts[day if hindsight else day - 1]
+        counted_day = day if hindsight else day - 1
+        counted = world.counts[counted_day]
+        demand = world.rendition_counts[counted_day] if per_rendition else None
         start = day * DAY_S
 
-        def plan(now_s: float, counted: Counter[str] = counted) -> set[int]:
+        def plan(
+            now_s: float,
+            counted: Counter[str] = counted,
+            demand: Counter[tuple[str, str]] | None = demand,
+        ) -> dict[tuple[int, int], int]:
+            """The files the embedded OCA should hold now, and their sizes."""
             released = [
                 t for t, r in zip(world.titles, world.released_s, strict=True) if r <= now_s
             ]
-            chosen = placement(config, rank(released, counted, now=EPOCH + now_s))
-            assert len(chosen[IXP]) == len(released), "the IXP storage OCA holds every title"
-            return {index_of[t.title_id] for t in chosen[EMBEDDED]}
+            now = EPOCH + now_s
+            chosen = placement(config, rank(released, counted, now=now), demand, now=now)
+            assert sum(t.size for t in chosen[IXP]) == sum(t.size for t in released), (
+                "the IXP storage OCA holds every title whole"
+            )
+            return {where_is[f.content_id]: f.size for t in chosen[EMBEDDED] for f in t.files}
 
         wanted = plan(start)  # the fill window: done before the day's demand
-        fill = sum(world.titles[i].size for i in wanted - held.keys())
-        held = {i: held.get(i, start) for i in wanted}
+        fill = sum(size for unit, size in wanted.items() if unit not in held)
+        held = {unit: held.get(unit, start) for unit in wanted}
         releases = sorted(r for r in world.released_s if start <= r < start + DAY_S)
         pending = iter(releases)
         next_release = next(pending, math.inf)
         for play in world.days[day]:
             while play.at_s >= next_release:  # cache control replans as the title appears
                 wanted = plan(next_release)
-                for i in wanted - held.keys():
-                    fill += world.titles[i].size
-                    held[i] = (
-                        max(next_release, ixp_ready[i]) + world.titles[i].size / world.fill_rate
-                    )
-                held = {i: at for i, at in held.items() if i in wanted}
+                fresh = wanted.keys() - held.keys()
+                added: Counter[int] = Counter()  # bytes to bring, per title
+                for i, j in fresh:
+                    added[i] += wanted[i, j]
+                for i, j in fresh:
+                    held[i, j] = max(next_release, ixp_ready[i]) + added[i] / world.fill_rate
+                fill += sum(added.values())
+                held = {unit: at for unit, at in held.items() if unit in wanted}
                 next_release = next(pending, math.inf)
             if day != last:
                 continue
             title = world.titles[play.title]
-            streamed = sum(n for _, n in play_files(title, play))
-            if held.get(play.title, math.inf) <= play.at_s:
+            files = list(play_files(title, play))
+            streamed = sum(n for _, n in files)
+            servable = max(held.get((play.title, j), math.inf) for j, _ in files)
+            if servable <= play.at_s:
                 where = "embedded"
             elif ixp_ready[play.title] <= play.at_s:
                 where = "ixp"
@@ -371,36 +422,41 @@ async def run(quick: bool) -> dict[str, Any]:
             flush=True,
         )
         tallies = {
-            "popularity": popularity_fill(world, config, hindsight=False),
-            "hindsight": popularity_fill(world, config, hindsight=True),
+            "rendition": popularity_fill(world, config, hindsight=False, per_rendition=True),
+            "rendition_hindsight": popularity_fill(
+                world, config, hindsight=True, per_rendition=True
+            ),
+            "popularity": popularity_fill(world, config, hindsight=False, per_rendition=False),
+            "hindsight": popularity_fill(world, config, hindsight=True, per_rendition=False),
             "lru": lru_cache(world, capacity, chunked=True),
             "lru_title": lru_cache(world, capacity, chunked=False),
         }
         sweep.append({"capacity_fraction": fraction, **{k: t.shares() for k, t in tallies.items()}})
-    print(
-        f"{'capacity':>9}{'popularity':>12}{'hindsight':>11}{'LRU chunks':>12}{'LRU titles':>12}"
-        f"{'pop-LRU':>9}"
-    )
+    columns = ("rendition", "r-hindsight", "title", "t-hindsight", "LRU chunks", "LRU titles")
+    print(f"{'capacity':>9}" + "".join(f"{c:>12}" for c in columns) + f"{'rend-LRU':>10}")
     for row in sweep:
-        pop, lru = row["popularity"]["embedded_share"], row["lru"]["embedded_share"]
+        shares = [row[name]["embedded_share"] for name in STRATEGIES]
         print(
-            f"{row['capacity_fraction']:>9.0%}{pop:>12.1%}"
-            f"{row['hindsight']['embedded_share']:>11.1%}{lru:>12.1%}"
-            f"{row['lru_title']['embedded_share']:>12.1%}{pop - lru:>+9.1%}"
+            f"{row['capacity_fraction']:>9.0%}"
+            + "".join(f"{share:>12.1%}" for share in shares)
+            + f"{margin(row):>+10.1%}"
         )
     head = next(row for row in sweep if row["capacity_fraction"] == HEADLINE_CAPACITY)
-    pop, lru = head["popularity"], head["lru"]
+    fill, lru = head["rendition"], head["lru"]
     print(f"done in {time.perf_counter() - started:.1f} s", file=sys.stderr)
     return {
-        "embedded_share": pop["embedded_share"],
+        "embedded_share": fill["embedded_share"],
         "lru_embedded_share": lru["embedded_share"],
-        "popularity_minus_lru": round(pop["embedded_share"] - lru["embedded_share"], 4),
-        "ixp_share": pop["ixp_share"],
-        "origin_share": pop["origin_share"],
+        "popularity_minus_lru": round(margin(head), 4),
+        "offload_vs_lru_min": round(100 * min(margin(row) for row in sweep), 2),
+        "ixp_share": fill["ixp_share"],
+        "origin_share": fill["origin_share"],
         "lru_ixp_share": lru["ixp_share"],
         "lru_origin_share": lru["origin_share"],
         "lru_title_embedded_share": head["lru_title"]["embedded_share"],
-        "hindsight_embedded_share": head["hindsight"]["embedded_share"],
+        "hindsight_embedded_share": head["rendition_hindsight"]["embedded_share"],
+        "title_popularity_embedded_share": head["popularity"]["embedded_share"],
+        "title_hindsight_embedded_share": head["hindsight"]["embedded_share"],
         "capacity_fraction": HEADLINE_CAPACITY,
         "details": {name: head[name] for name in STRATEGIES},
         "sweep": [
@@ -425,6 +481,11 @@ async def run(quick: bool) -> dict[str, Any]:
             "fill_window_bytes": window_s * world.fill_rate,
         },
     }
+
+
+def margin(row: dict[str, Any]) -> float:
+    """Per-rendition popularity fill's embedded share less LRU's, at one capacity."""
+    return float(row["rendition"]["embedded_share"] - row["lru"]["embedded_share"])
 
 
 if __name__ == "__main__":
