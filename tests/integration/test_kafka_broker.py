@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import http.client
-import os
 import signal
 import subprocess
 import sys
@@ -31,12 +30,12 @@ import pytest
 import pytest_asyncio
 from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, ConfigResource
+from tests.support.engines import KafkaBroker
 from tests.support.factories import TEST_S3_ACCESS_KEY, TEST_S3_SECRET_KEY, free_port
 from tests.support.waiting import wait_for, wait_for_sync
 
 from reelcloud.launcher.engines.kafka import KafkaEngine, S3Endpoint
 from reelcloud.launcher.engines.seaweedfs import SeaweedEngine
-from reelcloud.launcher.process import ManagedProcess, ProcessSpec, ProcessState
 from reelcloud.platform.kafka import consumer_config, ensure_topics, producer_config
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.integration]
@@ -46,53 +45,6 @@ HOUR_MS = 3_600_000
 END = b"end"  # the key of a partition's end marker
 
 
-class Broker:
-    """The engine as the launcher runs it, which a test may kill -9 and start again on the
-    same port and bucket (what the launcher's restart of a dead engine does)."""
-
-    def __init__(self, engine: KafkaEngine) -> None:
-        self.engine = engine
-        self.spec: ProcessSpec | None = None
-        self.process: ManagedProcess | None = None
-
-    @property
-    def url(self) -> str:
-        return self.engine.url
-
-    async def start(self) -> None:
-        if self.spec is None:
-            self.spec = await asyncio.to_thread(self.engine.prepare)
-        self.process = ManagedProcess(self.spec, restart=False)
-        self.process.start()
-        await wait_for(
-            self.engine.ready,
-            what=lambda: (
-                f"the broker answers Metadata on {self.url}; its log ends:\n{self._log_tail()}"
-            ),
-        )
-
-    def kill9(self) -> None:
-        """SIGKILL, from any thread (a producer's own, mid-produce)."""
-        pid = self.process.pid if self.process is not None else None
-        assert pid is not None, "the broker is not running"
-        os.kill(pid, signal.SIGKILL)
-
-    async def wait_dead(self) -> None:
-        process = self.process
-        assert process is not None
-        await wait_for(
-            lambda: process.state is ProcessState.STOPPED, what="the killed broker is gone"
-        )
-        await process.stop()
-
-    async def stop(self) -> None:
-        if self.process is not None:
-            await self.process.stop()
-
-    def _log_tail(self) -> str:
-        return self.process.log_tail() if self.process is not None else ""
-
-
 def s3_of(seaweed: SeaweedEngine, url: str | None = None) -> S3Endpoint:
     """SeaweedFS's identity, at its own address or a proxy's."""
     return S3Endpoint(url or seaweed.url, TEST_S3_ACCESS_KEY, TEST_S3_SECRET_KEY)
@@ -100,7 +52,7 @@ def s3_of(seaweed: SeaweedEngine, url: str | None = None) -> S3Endpoint:
 
 @pytest_asyncio.fixture
 async def broker(seaweed, tmp_path):
-    started = Broker(KafkaEngine(tmp_path / "kafka.log", lambda: s3_of(seaweed)))
+    started = KafkaBroker(KafkaEngine(tmp_path / "kafka.log", lambda: s3_of(seaweed)))
     await started.start()
     try:
         yield started
@@ -494,7 +446,7 @@ class HoldingS3Proxy:
 
 
 async def crash_during_batch_write(
-    broker: Broker, proxy: HoldingS3Proxy, topic: str, idempotence: bool
+    broker: KafkaBroker, proxy: HoldingS3Proxy, topic: str, idempotence: bool
 ) -> tuple[dict[int, str], list[int]]:
     """Id 0 stored; id 1's batch write held, the broker killed meanwhile and restarted; id 2
     stored. The delivery reports, and the ids the topic holds."""
@@ -542,7 +494,7 @@ async def test_idempotent_producer_loses_an_acknowledged_record(seaweed, tmp_pat
     `enable.idempotence` back on in `reelcloud.platform.kafka.producer_config`, and make this
     test assert that nothing is lost with it."""
     with HoldingS3Proxy(int(seaweed.url.rsplit(":", 1)[1])) as proxy:
-        broker = Broker(KafkaEngine(tmp_path / "kafka.log", lambda: s3_of(seaweed, proxy.url)))
+        broker = KafkaBroker(KafkaEngine(tmp_path / "kafka.log", lambda: s3_of(seaweed, proxy.url)))
         await broker.start()
         try:
             reports, stored = await crash_during_batch_write(broker, proxy, "seq-plain", False)

@@ -6,12 +6,14 @@ import asyncio
 import os
 import secrets
 import shutil
+import signal
 import socket
 import subprocess
 from pathlib import Path
 
+from reelcloud.launcher.engines.kafka import KafkaEngine
 from reelcloud.launcher.engines.postgres import PostgresEngine
-from reelcloud.launcher.process import ManagedProcess, ProcessSpec
+from reelcloud.launcher.process import ManagedProcess, ProcessSpec, ProcessState
 from tests.support.factories import free_port
 from tests.support.waiting import wait_for, wait_for_sync
 
@@ -129,3 +131,50 @@ class Postgres:
     @property
     def url(self) -> str:
         return self.engine.role_url(self.role, self.password)
+
+
+class KafkaBroker:
+    """The engine as the launcher runs it, which a test may kill -9 and start again on the
+    same port and bucket (what the launcher's restart of a dead engine does)."""
+
+    def __init__(self, engine: KafkaEngine) -> None:
+        self.engine = engine
+        self.spec: ProcessSpec | None = None
+        self.process: ManagedProcess | None = None
+
+    @property
+    def url(self) -> str:
+        return self.engine.url
+
+    async def start(self) -> None:
+        if self.spec is None:
+            self.spec = await asyncio.to_thread(self.engine.prepare)
+        self.process = ManagedProcess(self.spec, restart=False)
+        self.process.start()
+        await wait_for(
+            self.engine.ready,
+            what=lambda: (
+                f"the broker answers Metadata on {self.url}; its log ends:\n{self._log_tail()}"
+            ),
+        )
+
+    def kill9(self) -> None:
+        """SIGKILL, from any thread (a producer's own, mid-produce)."""
+        pid = self.process.pid if self.process is not None else None
+        assert pid is not None, "the broker is not running"
+        os.kill(pid, signal.SIGKILL)
+
+    async def wait_dead(self) -> None:
+        process = self.process
+        assert process is not None
+        await wait_for(
+            lambda: process.state is ProcessState.STOPPED, what="the killed broker is gone"
+        )
+        await process.stop()
+
+    async def stop(self) -> None:
+        if self.process is not None:
+            await self.process.stop()
+
+    def _log_tail(self) -> str:
+        return self.process.log_tail() if self.process is not None else ""

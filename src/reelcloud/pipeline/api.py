@@ -89,11 +89,11 @@ def create_app(settings: Settings) -> web.Application:
         )
         running = Router(
             settings.nats_url,  # type: ignore[arg-type]
-            store, routes, options, app[STATE].metrics.registry,
+            store, routes, options, app[STATE].metrics.registry, settings.kafka_url,
         )  # fmt: skip
         await running.start()
         app[ROUTER] = running
-        add_readiness_check(app, "routes", lambda: None if running.workers else "no routes")
+        add_readiness_check(app, "routes", running.problems)
         yield
         await running.aclose()
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 _EVENT = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+(@[1-9][0-9]*)?$")
@@ -15,7 +15,8 @@ ENVELOPE_COLUMNS = ("event_id", "event_type", "event_version", "event_time", "pr
 class Route(BaseModel):
     """Events of `events` (a type, or `type@version` for one version only) that pass `where`
     go to the lake table `lake`, with the payload fields `project` as columns (or the whole
-    payload as JSON in a `payload` column when `project` is empty)."""
+    payload as JSON in a `payload` column when `project` is empty), and, when the route names
+    a `topic`, onto that consumer Kafka topic too (keyed by the payload field `key`)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -25,11 +26,13 @@ class Route(BaseModel):
     where: dict[str, list[str | int | float | bool]] = Field(default_factory=dict)
     project: list[str] = Field(default_factory=list)
     lake: str
+    topic: str | None = None
+    key: str | None = None
 
-    @field_validator("name", "lake")
+    @field_validator("name", "lake", "topic")
     @classmethod
-    def _name(cls, value: str) -> str:
-        if not _NAME.match(value):
+    def _name(cls, value: str | None) -> str | None:
+        if value is not None and not _NAME.match(value):
             raise ValueError(f"{value!r}: lowercase letters, digits and _, starting a letter")
         return value
 
@@ -50,6 +53,19 @@ class Route(BaseModel):
         if len(set(value)) != len(value):
             raise ValueError("a field is projected twice")
         return value
+
+    @field_validator("key")
+    @classmethod
+    def _key(cls, value: str | None) -> str | None:
+        if value is not None and not _FIELD.match(value):
+            raise ValueError(f"{value!r} is no payload field")
+        return value
+
+    @model_validator(mode="after")
+    def _key_needs_topic(self) -> Route:
+        if self.key is not None and self.topic is None:
+            raise ValueError("a key without a topic: the key is the topic records' key")
+        return self
 
     @property
     def types(self) -> set[str]:
@@ -85,13 +101,17 @@ class RouteStatus(BaseModel):
     name: str
     events: list[str]
     lake: str
+    topic: str | None  # None: no topic, or no Kafka configured (`topic_off` says which)
+    topic_off: str | None
     delivered: int  # rows written to the lake
+    published: int  # records written to the topic
     duplicates: int  # events the lake already held (redeliveries, replays)
     filtered: int  # events `where` left out
     dead_lettered: int
     errors: int  # failed sink writes (each retried)
     pending: int | None  # events in the stream this route has not acknowledged yet
     last_commit_at: float | None
+    problem: str | None  # None while the route consumes, else why not
 
 
 class PipelineStatus(BaseModel):

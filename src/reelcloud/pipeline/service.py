@@ -2,10 +2,11 @@
 
 A worker gathers a batch (up to `batch_max` events, or what came in `flush_interval_s`),
 checks every event (an envelope; a known type whose payload validates), writes the good ones
-to the lake and the bad ones to the dead-letter stream, then acknowledges the batch at once
-(the consumer acks all up to the last). A crash before the ack redelivers the batch; the lake
-drops what it already holds. A sink that fails is retried with backoff, holding back only its
-own route: the others have their own consumers.
+to the lake (and the route's consumer Kafka topic, if it names one) and the bad ones to the
+dead-letter stream, then acknowledges each event of the batch. A crash before the acks
+redelivers the batch; the lake drops what it already holds, the stream jobs drop copies by
+event id. A sink that fails is retried with backoff, holding back only its own route: the
+others have their own consumers.
 """
 
 from __future__ import annotations
@@ -29,11 +30,14 @@ from reelcloud.pipeline.models import ReplayResult, Route, RouteStatus
 from reelcloud.pipeline.routes import RoutesWatcher, passes
 from reelcloud.pipeline.settings import PipelineSettings
 from reelcloud.pipeline.store import Columns, Lake
+from reelcloud.pipeline.topics import Record, TopicWriter
 from reelcloud.platform.errors import BadRequestError, NotFoundError
 from reelcloud.platform.events import EventConsumer, decode, event_types
 from reelcloud.platform.events import play as _play_events  # noqa: F401  (types register)
 from reelcloud.platform.events import titles as _title_events  # noqa: F401
-from reelcloud.platform.events.schema import SUBJECT_PREFIX, Envelope
+from reelcloud.platform.events.metrics import EventMetrics
+from reelcloud.platform.events.schema import STREAM, SUBJECT_PREFIX, Envelope
+from reelcloud.platform.events.supervisor import Supervised
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +78,7 @@ class RouterMetrics:
 @dataclass
 class Counts:
     delivered: int = 0
+    published: int = 0
     duplicates: int = 0
     filtered: int = 0
     dead_lettered: int = 0
@@ -116,13 +121,18 @@ async def _give_back(batch: list[Msg]) -> None:
 
 
 class RouteWorker:
+    """One route: its durable consumer, its batches, its sinks. Supervised: whatever stops it
+    (the bus gone, a bug) is logged and it starts again; `/readyz` names it while down."""
+
     def __init__(self, router: Router, route: Route) -> None:
         self.router = router
         self.route = route
         self.columns = Columns.of(route, event_types())
         self.counts = Counts()
-        self.consumer: EventConsumer | None = None
-        self.task: asyncio.Task[None] | None = None
+        self.topic = router.topic_writer(route)
+        self.supervised = Supervised(
+            f"route {route.name}", self._consume, label=self.durable, metrics=router.events
+        )
 
     @property
     def durable(self) -> str:
@@ -132,27 +142,14 @@ class RouteWorker:
         return sorted(f"{SUBJECT_PREFIX}.{event_type}" for event_type in self.route.types)
 
     def start(self) -> None:
-        self.task = asyncio.create_task(self._run(), name=self.durable)
+        self.supervised.start()
 
     async def stop(self) -> None:
-        if self.task is not None:
-            self.task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self.task
+        await self.supervised.aclose()
+        if self.topic is not None:
+            await asyncio.to_thread(self.topic.close)
 
-    async def _run(self) -> None:
-        wait = RETRY_FIRST_S
-        while True:
-            try:
-                await self._consume()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("route %s stopped; again in %.1f s", self.route.name, wait)
-                await asyncio.sleep(wait)
-                wait = min(wait * 2, RETRY_MAX_S)
-
-    async def _consume(self) -> None:
+    async def _consume(self, supervised: Supervised) -> None:
         options = self.router.options
         consumer = EventConsumer(
             self.router.nats_url, self.durable, subject=self.subjects(),
@@ -161,9 +158,9 @@ class RouteWorker:
             # again after the ack wait; a stopped one gives its batch back at once.
             ack_wait_s=ACK_WAIT_S, max_ack_pending=options.batch_max * 4,
         )  # fmt: skip
-        self.consumer = consumer
         try:
             await consumer.start()
+            supervised.ready()
             while True:
                 batch = await self._gather(consumer)
                 if batch:
@@ -177,7 +174,6 @@ class RouteWorker:
                     self.counts.last_commit_at = time.time()
                 await self._measure_lag(consumer)
         finally:
-            self.consumer = None
             await consumer.aclose()
 
     async def _gather(self, consumer: EventConsumer) -> list[Msg]:
@@ -216,6 +212,8 @@ class RouteWorker:
                 )
 
             written, duplicates = await self._retry("lake", write)
+            if self.topic is not None:
+                await self._publish(self.topic, checked.good)
         self.counts.delivered += written
         self.counts.duplicates += duplicates
         self.counts.filtered += checked.filtered
@@ -223,6 +221,14 @@ class RouteWorker:
         metrics.events.labels(name, "duplicate").inc(duplicates)
         metrics.events.labels(name, "filtered").inc(checked.filtered)
         return written, duplicates
+
+    async def _publish(self, topic: TopicWriter, events: list[Envelope]) -> None:
+        """Every event of the batch onto the route's topic, the lake's duplicates included:
+        the lake may hold an event whose topic write a crash cut short."""
+        records = [Record.of(envelope, self.route.key) for envelope in events]
+        published = await self._retry("kafka", lambda: asyncio.to_thread(topic.write, records))
+        self.counts.published += published
+        self.router.metrics.events.labels(self.route.name, "published").inc(published)
 
     async def _retry(self, sink: str, attempt: Callable[[], Awaitable[T]]) -> T:
         wait = RETRY_FIRST_S
@@ -253,53 +259,51 @@ class RouteWorker:
 
     async def replay(self, since: float) -> ReplayResult:
         """Reads the route's events from `since` again, through an ordered consumer of its
-        own, and delivers them: the lake keeps what it has, and takes what it lacks."""
+        own, and delivers them: the lake keeps what it has, and takes what it lacks (its
+        topic takes them all again: the jobs drop copies by event id)."""
         nc = await nats.connect(self.router.nats_url, connect_timeout=2)
-        read = delivered = duplicates = 0
+        result = ReplayResult(route=self.route.name, read=0, delivered=0, duplicates=0)
         try:
             js = nc.jetstream()
+            last = (await js.stream_info(STREAM)).state.last_seq
             subscription = await js.subscribe(
-                self.subjects()[0] if len(self.subjects()) == 1 else f"{SUBJECT_PREFIX}.>",
-                ordered_consumer=True,
+                "", stream=STREAM, ordered_consumer=True,
                 deliver_policy=nats.js.api.DeliverPolicy.BY_START_TIME,
                 config=nats.js.api.ConsumerConfig(
+                    filter_subjects=self.subjects(),
                     opt_start_time=datetime.datetime.fromtimestamp(since, datetime.UTC),
                 ),
-            )
-            info = await js.stream_info("EVENTS")
-            last = info.state.last_seq
+            )  # fmt: skip
             batch: list[Msg] = []
-            while True:
+            done = False
+            while not done:
                 try:
                     message = await subscription.next_msg(timeout=2.0)
                 except TimeoutError:
-                    break
-                batch.append(message)
-                done = message.metadata.sequence.stream >= last
-                if len(batch) >= self.router.options.batch_max or done:
-                    got = await self._deliver(batch)
-                    read += len(batch)
-                    delivered, duplicates = delivered + got[0], duplicates + got[1]
+                    done = True  # nothing since then, or no more of this route's events
+                else:
+                    batch.append(message)
+                    done = message.metadata.sequence.stream >= last
+                if batch and (done or len(batch) >= self.router.options.batch_max):
+                    delivered, duplicates = await self._deliver(batch)
+                    result.read += len(batch)
+                    result.delivered += delivered
+                    result.duplicates += duplicates
                     batch = []
-                if done:
-                    break
-            if batch:
-                got = await self._deliver(batch)
-                read += len(batch)
-                delivered, duplicates = delivered + got[0], duplicates + got[1]
         finally:
             await nc.close()
-        return ReplayResult(
-            route=self.route.name, read=read, delivered=delivered, duplicates=duplicates
-        )
+        return result
 
     def status(self) -> RouteStatus:
         c = self.counts
         return RouteStatus(
             name=self.route.name, events=list(self.route.events), lake=self.route.lake,
-            delivered=c.delivered, duplicates=c.duplicates, filtered=c.filtered,
-            dead_lettered=c.dead_lettered, errors=c.errors, pending=c.pending,
-            last_commit_at=c.last_commit_at,
+            topic=self.route.topic if self.topic is not None else None,
+            topic_off=self.router.topic_off(self.route),
+            delivered=c.delivered, published=c.published, duplicates=c.duplicates,
+            filtered=c.filtered, dead_lettered=c.dead_lettered, errors=c.errors,
+            pending=c.pending, last_commit_at=c.last_commit_at,
+            problem=self.supervised.problem(),
         )  # fmt: skip
 
 
@@ -311,12 +315,15 @@ class Router:
         routes: RoutesWatcher,
         options: PipelineSettings,
         registry: CollectorRegistry,
+        kafka_url: str | None = None,
     ) -> None:
         self.nats_url = nats_url
+        self.kafka_url = kafka_url
         self.lake = lake
         self.routes = routes
         self.options = options
         self.metrics = RouterMetrics(registry)
+        self.events = EventMetrics(registry)  # each route's consumer: up, restarts
         self.workers: dict[str, RouteWorker] = {}
         self._nc: NatsClient | None = None
         self._watch: asyncio.Task[None] | None = None
@@ -335,6 +342,24 @@ class Router:
             )
         self._apply(self.routes.routes)
         self._watch = asyncio.create_task(self._watch_routes(), name="routes-watch")
+
+    def topic_writer(self, route: Route) -> TopicWriter | None:
+        if route.topic is None or self.kafka_url is None:
+            return None
+        return TopicWriter(
+            self.kafka_url, route.topic, self.options.topic_partitions, f"pipeline-{route.name}"
+        )
+
+    def topic_off(self, route: Route) -> str | None:
+        """Why a route's topic gets nothing (None: it gets every event)."""
+        if route.topic is not None and self.kafka_url is None:
+            return "no consumer Kafka configured (REELCLOUD_KAFKA_URL, or engines.kafka)"
+        return None
+
+    def problems(self) -> str | None:
+        """Every route that does not consume now, and why (None: all do)."""
+        down = [problem for w in self.workers.values() if (problem := w.supervised.problem())]
+        return "; ".join(down) or None
 
     def _apply(self, routes: list[Route]) -> None:
         """Starts workers for new and changed routes, stops those gone; a route whose

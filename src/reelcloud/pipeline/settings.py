@@ -22,3 +22,6 @@ class PipelineSettings(BaseModel):
     # How many (table, event type, hour) partitions keep their event ids in memory for
     # dedup; an event for a partition evicted since is checked against the lake itself.
     dedup_partitions: int = Field(default=96, ge=1)
+    # A route's consumer Kafka topic, created on first write (more partitions: more job
+    # instances can share its consumer group).
+    topic_partitions: int = Field(default=4, ge=1, le=256)

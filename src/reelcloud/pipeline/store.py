@@ -179,7 +179,7 @@ class Lake:
                      sorted(set(columns.schema.names) - present))  # fmt: skip
         return table
 
-    def _known_ids(self, table: Table, name: str, key: tuple[str, str, int]) -> set[str]:
+    def _known_ids(self, table: Table, key: tuple[str, str, int]) -> set[str]:
         known = self._ids.get(key)
         if known is not None:
             self._ids.move_to_end(key)
@@ -207,7 +207,7 @@ class Lake:
             batch_ids: set[str] = set()
             for envelope in envelopes:
                 key = (name, envelope.type, int(envelope.time * 1_000_000) // HOUR_US)
-                known = self._known_ids(table, name, key)
+                known = self._known_ids(table, key)
                 if envelope.id in known or envelope.id in batch_ids:
                     continue
                 batch_ids.add(envelope.id)
