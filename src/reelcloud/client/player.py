@@ -63,6 +63,8 @@ class QoE:
     bits_played: float = 0.0  # sum of bitrate * duration, for the mean bitrate
     bytes_by_oca: Counter[str] = field(default_factory=Counter)
     rungs: Counter[int] = field(default_factory=Counter)  # segments per rendition height
+    height: int = 0  # of the rendition playing now
+    pathway: str = ""  # the OCA serving now
 
     @property
     def mean_bitrate_bps(self) -> float:
@@ -85,6 +87,9 @@ class QoE:
             "errors": self.errors,
             "steering_updates": self.steering_updates,
             "played_s": round(self.played_s, 3),
+            # what plays now: the pipeline counts plays per rendition and QoE per OCA by them
+            **({"height": self.height} if self.height else {}),
+            **({"pathway": self.pathway} if self.pathway else {}),
         }
 
 
@@ -312,6 +317,7 @@ class HeadlessPlayer:
             self._height = variant.height
             self.qoe.bytes_by_oca[self.pathway] += size
             self.qoe.rungs[variant.height] += 1
+            self.qoe.height, self.qoe.pathway = variant.height, self.pathway
             self.qoe.bits_played += variant.bandwidth * duration
             buffer_s, since = self._drain(buffer_s, since, started)
             buffer_s += duration
