@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+import time
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -23,6 +24,9 @@ app = typer.Typer(
 )
 config_app = typer.Typer(help="Inspect configuration.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
+pipeline_app = typer.Typer(help="The event pipeline's routes: status and replay.",
+                           no_args_is_help=True)  # fmt: skip
+app.add_typer(pipeline_app, name="pipeline")
 console = Console()
 err = Console(stderr=True)
 
@@ -302,21 +306,36 @@ def _admin_headers(data_dir: Path | None) -> dict[str, str]:
     return {"Authorization": basic_authorization(ADMIN_USER, password)}
 
 
+async def _call(
+    data_dir: Path | None,
+    service: str,
+    method: str,
+    path: str,
+    *,
+    admin: bool = False,
+    body: dict[str, Any] | None = None,
+    timeout_s: float = 10.0,
+) -> Any:
+    """One request to an instance of `service` in the running platform; its JSON answer."""
+    import aiohttp
+
+    url = await _service_url(data_dir, service) + path
+    headers = _admin_headers(data_dir) if admin else {}
+    async with (
+        aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout_s)) as session,
+        session.request(method, url, headers=headers, json=body) as reply,
+    ):
+        if reply.status != 200:
+            raise ReelcloudError(f"{service} answered {reply.status}: {await reply.text()}")
+        return await reply.json()
+
+
 async def _cache_control(
     data_dir: Path | None, method: str, path: str, *, admin: bool = False
 ) -> dict[str, Any]:
-    import aiohttp
-
-    url = await _service_url(data_dir, "cache-control") + path
-    headers = _admin_headers(data_dir) if admin else {}
-    async with (
-        aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as session,
-        session.request(method, url, headers=headers) as reply,
-    ):
-        if reply.status != 200:
-            raise ReelcloudError(f"cache control answered {reply.status}: {await reply.text()}")
-        answer: dict[str, Any] = await reply.json()
-        return answer
+    answer: dict[str, Any] = await _call(data_dir, "cache-control", method, path, admin=admin,
+                                         timeout_s=5.0)  # fmt: skip
+    return answer
 
 
 def _print_ocas(summary: dict[str, Any]) -> None:
@@ -627,16 +646,7 @@ def load(
 
 
 async def _lake_tables(data_dir: Path | None) -> dict[str, str]:
-    import aiohttp
-
-    url = await _service_url(data_dir, "pipeline") + "/pipeline/lake"
-    async with (
-        aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session,
-        session.get(url, headers=_admin_headers(data_dir)) as reply,
-    ):
-        if reply.status != 200:
-            raise ReelcloudError(f"the pipeline answered {reply.status}: {await reply.text()}")
-        body = await reply.json()
+    body = await _call(data_dir, "pipeline", "GET", "/pipeline/lake", admin=True)
     return {table["name"]: table["metadata_location"] for table in body["tables"]}
 
 
@@ -672,6 +682,143 @@ def query(
     for row in rows:
         table.add_row(*("" if value is None else str(value) for value in row))
     console.print(table)
+
+
+def _rows(columns: list[str], rows: list[list[Any]], title: str | None = None) -> Table:
+    table = Table(*columns, title=title)
+    for row in rows:
+        table.add_row(*("-" if value is None else str(value) for value in row))
+    return table
+
+
+def _minute(window_start_ms: int) -> str:
+    return time.strftime("%H:%M", time.localtime(window_start_ms / 1000))
+
+
+JsonOption = Annotated[bool, typer.Option("--json", help="The answer as JSON.")]
+MinutesOption = Annotated[int, typer.Option("--minutes", help="How many minutes back.")]
+
+
+@app.command()
+def qoe(
+    minutes: MinutesOption = 15,
+    per_minute: Annotated[
+        bool, typer.Option("--per-minute", help="A row per OCA and minute, not per OCA.")
+    ] = False,
+    as_json: JsonOption = False,
+    data_dir: DataDirOption = None,
+) -> None:
+    """QoE per OCA as the players report it: start-up p50/p95, rebuffer ratio, bitrate, errors."""
+    span = "minute" if per_minute else "all"
+    answer = asyncio.run(_call(data_dir, "jobs", "GET", f"/jobs/qoe?minutes={minutes}&span={span}"))
+    if as_json:
+        print(json.dumps(answer, indent=2))
+        return
+    rows = [
+        [_minute(r["minute"]), r["oca"], r["startups"], r["startup_p50_ms"], r["startup_p95_ms"],
+         r["rebuffer_ratio"], r["mean_bitrate_kbps"], r["errors"], r["reports"]]
+        for r in answer["minutes"]
+    ]  # fmt: skip
+    columns = ["minute" if per_minute else "since", "oca", "starts", "start-up p50 ms",
+               "p95 ms", "rebuffer ratio", "kbps", "errors", "reports"]  # fmt: skip
+    if not rows:
+        err.print(f"no QoE reported in the last {minutes} minutes")
+    console.print(_rows(columns, rows, title=f"QoE per OCA, last {minutes} min"))
+
+
+@app.command()
+def sps(minutes: MinutesOption = 15, as_json: JsonOption = False,
+        data_dir: DataDirOption = None) -> None:  # fmt: skip
+    """Stream starts per second, minute by minute, and the plays refused, by reason."""
+    answer = asyncio.run(_call(data_dir, "jobs", "GET", f"/jobs/sps?minutes={minutes}"))
+    if as_json:
+        print(json.dumps(answer, indent=2))
+        return
+    rows = [
+        [_minute(m["minute"]), m["starts"], m["sps"],
+         ", ".join(f"{why} {n}" for why, n in m["failures"].items()) or "-"]
+        for m in answer["minutes"]
+    ]  # fmt: skip
+    console.print(_rows(["minute", "starts", "SPS", "refused"], rows, title="Stream starts"))
+
+
+@app.command()
+def trending(
+    country: Annotated[str | None, typer.Argument(help="ISO country code, e.g. US.")] = None,
+    as_json: JsonOption = False,
+    data_dir: DataDirOption = None,
+) -> None:
+    """The most played titles of the last hour in a country (the countries, without one)."""
+    if country is None:
+        found = asyncio.run(_call(data_dir, "jobs", "GET", "/jobs/trending"))
+        console.print(" ".join(found["countries"]) or "no plays counted yet")
+        return
+    answer = asyncio.run(_call(data_dir, "jobs", "GET", f"/jobs/trending?country={country}"))
+    if as_json:
+        print(json.dumps(answer, indent=2))
+        return
+    title = (f"Trending in {answer['country']}, {_minute(answer['window_start'])}-"
+             f"{_minute(answer['window_end'])}")  # fmt: skip
+    rows = [[n, t["title_id"], t["plays"]] for n, t in enumerate(answer["titles"], 1)]
+    console.print(_rows(["#", "title", "plays"], rows, title=title))
+
+
+def _since(text: str) -> float:
+    """Unix seconds from "15m", "2h", "1d" (ago), an ISO 8601 time, or unix seconds."""
+    import datetime
+
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86_400}
+    stripped = text.strip()
+    if stripped[:-1].isdigit() and stripped[-1:] in units:
+        return time.time() - int(stripped[:-1]) * units[stripped[-1]]
+    try:
+        return float(stripped)
+    except ValueError:
+        pass
+    try:
+        at = datetime.datetime.fromisoformat(stripped)
+    except ValueError:
+        raise ReelcloudError(
+            f"--since {text!r}: give 15m, 2h, 1d, an ISO time (2026-12-04T10:00) or unix seconds"
+        ) from None
+    return (at if at.tzinfo else at.astimezone()).timestamp()
+
+
+@pipeline_app.command("status")
+def pipeline_status(as_json: JsonOption = False, data_dir: DataDirOption = None) -> None:
+    """Each route: events delivered, published, duplicates, dead-lettered, lag, problems."""
+    answer = asyncio.run(_call(data_dir, "pipeline", "GET", "/pipeline/status", admin=True))
+    if as_json:
+        print(json.dumps(answer, indent=2))
+        return
+    rows = [
+        [r["name"], r["lake"], r["topic"] or (r["topic_off"] and "off") or "-", r["delivered"],
+         r["published"], r["duplicates"], r["dead_lettered"], r["errors"], r["pending"],
+         r["problem"] or "ok"]
+        for r in answer["routes"]
+    ]  # fmt: skip
+    columns = ["route", "lake", "topic", "delivered", "published", "duplicates", "dead letters",
+               "sink errors", "lag", "state"]  # fmt: skip
+    console.print(_rows(columns, rows, title=f"Routes ({answer['routes_file']})"))
+    if answer["routes_error"]:
+        err.print(f"[red]the last edit of the routes was refused:[/] {answer['routes_error']}")
+
+
+@pipeline_app.command("replay")
+def pipeline_replay(
+    route: Annotated[str, typer.Option("--route", help="The route to replay.")],
+    since: Annotated[str, typer.Option("--since", help="15m, 2h, 1d, an ISO time, unix s.")],
+    data_dir: DataDirOption = None,
+) -> None:
+    """Deliver a route's events since then again: the lake takes only what it lacks."""
+    body = {"route": route, "since": _since(since)}
+    answer = asyncio.run(_call(data_dir, "pipeline", "POST", "/pipeline/replay", admin=True,
+                               body=body, timeout_s=3600))  # fmt: skip
+    console.print(
+        f"route {answer['route']}: read {answer['read']} events again, {answer['delivered']} "
+        f"were missing from the lake, {answer['duplicates']} it had",
+        highlight=False,
+    )
 
 
 @config_app.command("show")

@@ -134,3 +134,23 @@ def test_admin_commands_read_the_admin_password_of_the_data_directory(tmp_path: 
     assert cli._admin_headers(tmp_path) == {
         "Authorization": basic_authorization("admin", made.admin_password)
     }
+
+
+def test_since_takes_ago_iso_and_unix_times():
+    import time
+
+    now = time.time()
+    assert abs(cli._since("15m") - (now - 900)) < 5
+    assert abs(cli._since("2h") - (now - 7200)) < 5
+    assert abs(cli._since("1d") - (now - 86_400)) < 5
+    assert cli._since("1700000000") == 1_700_000_000
+    assert cli._since("2026-12-04T10:00:00+00:00") == 1_796_378_400
+    for bad in ("", "yesterday", "15 minutes", "m"):
+        with pytest.raises(ReelcloudError, match="--since"):
+            cli._since(bad)
+
+
+def test_job_commands_with_a_data_dir_where_nothing_runs_say_so(tmp_path: Path):
+    for command in (cli.qoe, cli.sps, cli.trending, cli.pipeline_status):
+        with pytest.raises(ReelcloudError):
+            command(data_dir=tmp_path)
