@@ -719,11 +719,12 @@ def qoe(
          r["rebuffer_ratio"], r["mean_bitrate_kbps"], r["errors"], r["reports"]]
         for r in answer["minutes"]
     ]  # fmt: skip
-    columns = ["minute" if per_minute else "since", "oca", "starts", "start-up p50 ms",
-               "p95 ms", "rebuffer ratio", "kbps", "errors", "reports"]  # fmt: skip
+    columns = ["minute" if per_minute else "since", "oca", "plays", "p50 ms", "p95 ms",
+               "rebuf", "kbps", "errors", "reports"]  # fmt: skip
     if not rows:
         err.print(f"no QoE reported in the last {minutes} minutes")
-    console.print(_rows(columns, rows, title=f"QoE per OCA, last {minutes} min"))
+    console.print(_rows(columns, rows, title=f"QoE per OCA, last {minutes} min (start-up "
+                        "p50/p95, rebuffer ratio, mean bitrate)"))  # fmt: skip
 
 
 @app.command()
@@ -792,13 +793,13 @@ def pipeline_status(as_json: JsonOption = False, data_dir: DataDirOption = None)
         print(json.dumps(answer, indent=2))
         return
     rows = [
-        [r["name"], r["lake"], r["topic"] or (r["topic_off"] and "off") or "-", r["delivered"],
+        [r["name"], r["topic"] or ("off" if r["topic_off"] else "-"), r["delivered"],
          r["published"], r["duplicates"], r["dead_lettered"], r["errors"], r["pending"],
          r["problem"] or "ok"]
         for r in answer["routes"]
     ]  # fmt: skip
-    columns = ["route", "lake", "topic", "delivered", "published", "duplicates", "dead letters",
-               "sink errors", "lag", "state"]  # fmt: skip
+    # lake: rows written; records: onto the topic; dups: events the lake already held
+    columns = ["route", "topic", "lake", "records", "dups", "dead", "errors", "lag", "state"]
     console.print(_rows(columns, rows, title=f"Routes ({answer['routes_file']})"))
     if answer["routes_error"]:
         err.print(f"[red]the last edit of the routes was refused:[/] {answer['routes_error']}")
