@@ -6,7 +6,12 @@ GET  /v1/steering-state       every OCA's health, prefixes and (when changed) ho
 GET  /v1/availability         per title: playable, since when, the OCAs holding it (the catalog)
 POST /v1/fill/now             run an out-of-window fill on every OCA (`reelcloud fill --now`;
                               the admin credential)
-GET  /v1/ocas                 a readable summary per OCA (`reelcloud ocas` and people)
+GET  /v1/ocas                 a readable summary per OCA (`reelcloud ocas` and people), the
+                              titles most wanted first, and the plays placement follows
+                              (`demand`: from which service, when, how many; null before any)
+
+In the background it reads the catalog from the origin and the plays counted per rendition
+from the stream jobs (`GET /jobs/popularity` of the `jobs` service, found in the registry).
 """
 
 from __future__ import annotations
@@ -20,17 +25,19 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from reelcloud.platform.admin import admin_only
-from reelcloud.platform.app import create_service_app
+from reelcloud.platform.app import STATE, create_service_app
+from reelcloud.platform.discovery import ServiceHttpClient
 from reelcloud.platform.errors import ConfigurationError, ReelcloudError
 from reelcloud.platform.oca_auth import verify_request
 from reelcloud.platform.settings import Settings, service_options
 from reelcloud.platform.steering_state import STEERING_STATE_PATH
 from reelcloud.platform.storage import ObjectStore
 from reelcloud.platform.validation import parse_body
+from reelcloud.services.cachecontrol.demand import PopularitySource
 from reelcloud.services.cachecontrol.models import Report
 from reelcloud.services.cachecontrol.service import CacheControl
 from reelcloud.services.cachecontrol.settings import CacheControlSettings
-from reelcloud.services.cachecontrol.store import PublishedTitles
+from reelcloud.services.cachecontrol.store import JOBS_SERVICE, JobsPopularity, PublishedTitles
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +96,16 @@ async def refresh_catalog_forever(control: CacheControl, settings: Settings) -> 
             await asyncio.sleep(control.options.catalog_refresh_s)
 
 
+async def read_demand_forever(control: CacheControl, source: PopularitySource) -> None:
+    options = control.options
+    while True:
+        read = await control.read_demand(source)
+        # A failed read is tried again sooner: until counts come, the plan is whole titles.
+        await asyncio.sleep(
+            options.demand_poll_s if read else min(options.demand_retry_s, options.demand_poll_s)
+        )
+
+
 def create_app(settings: Settings) -> web.Application:
     openconnect = settings.topology.openconnect
     if openconnect is None:
@@ -105,11 +122,18 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_get("/v1/ocas", ocas)
 
     async def background(app: web.Application) -> AsyncIterator[None]:
-        task = asyncio.create_task(refresh_catalog_forever(control, settings))
+        jobs = JobsPopularity(ServiceHttpClient(app[STATE].discovery, JOBS_SERVICE))
+        tasks = [
+            asyncio.create_task(refresh_catalog_forever(control, settings)),
+            asyncio.create_task(read_demand_forever(control, jobs)),
+        ]
         yield
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await jobs.aclose()
 
     app.cleanup_ctx.append(background)
     return app

@@ -1,5 +1,6 @@
-"""Cache control's HTTP bodies: what OCAs report, and what OCAs, steering, the catalog and
-people read back. Errors are `platform.errors` bodies ({"error": {"code", "message"}})."""
+"""Cache control's HTTP bodies: what OCAs report, what OCAs, steering, the catalog and people
+read back, and the stream jobs' popularity as cache control reads it. Errors are
+`platform.errors` bodies ({"error": {"code", "message"}})."""
 
 from __future__ import annotations
 
@@ -134,7 +135,37 @@ class OcaSummary(_Reply):
     fill: dict[str, Any]
 
 
+class DemandSummary(_Reply):
+    """The plays placement follows: where they were read, when, and how many."""
+
+    source: str  # the service that counted them: jobs
+    at: float  # unix time of the answer they came in
+    days: list[int]  # the days they sum (each day's window start, ms; newest first)
+    titles: int
+    renditions: int
+    plays: int
+    failing_since: float | None  # the source has not answered since: these are its last counts
+
+
 class OcasReply(_Reply):
     ocas: list[OcaSummary]
     titles: list[str]  # most wanted first
     fill_now: int
+    demand: DemandSummary | None  # None: no plays read yet (placed by seeded popularity)
+
+
+# ---- GET /jobs/popularity (the stream jobs' answer, read by cache control) --------------------
+
+
+class RenditionCount(BaseModel):
+    title_id: str
+    height: int = Field(ge=1)  # the rendition's video height, as players report it
+    plays: int = Field(ge=0)
+
+
+class PopularityCounts(BaseModel):
+    """Plays per title and rendition over the newest days (`jobs.models.Popularity`; read as
+    cache control needs it, ignoring what it does not)."""
+
+    days: list[int]  # each day's window start (ms), newest first
+    counts: list[RenditionCount]

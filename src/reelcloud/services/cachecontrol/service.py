@@ -1,5 +1,5 @@
-"""Cache control's logic, framework-free: reports in; fill manifests, steering state,
-availability and the OCA summary out."""
+"""Cache control's logic, framework-free: reports and counted plays in; fill manifests, steering
+state, availability and the OCA summary out."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from reelcloud.platform.clock import Clock, SystemClock
 from reelcloud.platform.steering_state import SteeringOca, SteeringState
 from reelcloud.platform.topology import OpenConnectConfig
 from reelcloud.services.cachecontrol.availability import AvailabilityTracker
+from reelcloud.services.cachecontrol.demand import DemandFeed, PopularitySource
 from reelcloud.services.cachecontrol.fleet import Fleet, OcaState
 from reelcloud.services.cachecontrol.models import (
     AvailabilityReply,
@@ -44,6 +45,7 @@ class CacheControl:
         self.fleet = Fleet(config, clock=self.clock)
         self.catalog = TitleCatalog()
         self.availability_tracker = AvailabilityTracker(self.clock, options.offer_delay_s)
+        self.demand = DemandFeed(self.clock)
         self.fill_generation = 0  # bumped by POST /v1/fill/now
         # A restarted cache control starts counting versions again: the epoch keeps steering
         # from taking a new state for the old one it already has.
@@ -70,8 +72,26 @@ class CacheControl:
             self.availability_tracker.evaluate(self.catalog.ranked(), self.fleet)
         self.replan()
 
+    async def read_demand(self, source: PopularitySource) -> bool:
+        """Read the plays counted per rendition and replan when they changed; False when the
+        source failed (the plan keeps following the last counts)."""
+        demand = await self.demand.read(source, self.options.demand_days)
+        if demand is None:
+            return False
+        if self.catalog.count_plays(demand):
+            log.info(
+                "plays counted for %d renditions of %d titles: replanning",
+                len(self.catalog.rendition_plays),
+                len(self.catalog.plays),
+            )
+            self.replan()
+        return True
+
     def replan(self) -> None:
-        self._plan = placement(self.config, self.catalog.ranked())
+        now = self.clock.now()
+        self._plan = placement(
+            self.config, self.catalog.ranked(now), self.catalog.rendition_plays, now=now
+        )
 
     def fill_now(self) -> FillNowReply:
         self.fill_generation += 1
@@ -173,6 +193,9 @@ class CacheControl:
         titles = self.catalog.ranked()
         ocas = []
         for oca_id, state in self.fleet.ocas.items():
+            # A title counts as held when the OCA holds the part of it planned there (the
+            # renditions placed on it), or all of it.
+            planned = {t.title_id: t for t in self._plan.get(oca_id, [])}
             ocas.append(
                 OcaSummary(
                     id=oca_id,
@@ -183,7 +206,9 @@ class CacheControl:
                     report_age_s=None
                     if state.last_report_at is None
                     else round(now - state.last_report_at, 1),
-                    titles_held=sum(1 for t in titles if state.holds(t.content_ids)),
+                    titles_held=sum(
+                        1 for t in titles if state.holds(planned.get(t.title_id, t).content_ids)
+                    ),
                     titles_playable=sum(1 for t in titles if state.holds(t.playable_ids)),
                     titles_planned=len(self._plan.get(oca_id, [])),
                     health=state.health,
@@ -191,5 +216,8 @@ class CacheControl:
                 )
             )
         return OcasReply(
-            ocas=ocas, titles=[t.title_id for t in titles], fill_now=self.fill_generation
+            ocas=ocas,
+            titles=[t.title_id for t in titles],
+            fill_now=self.fill_generation,
+            demand=self.demand.summary(),
         )

@@ -14,3 +14,10 @@ class CacheControlSettings(BaseModel):
     # A title is offered this long after an OCA first holds it: longer than steering's state
     # poll (0.5 s), so steering has seen the holdings before the catalog lists the title playable.
     offer_delay_s: float = Field(default=1.0, ge=0)
+    # Plays per title and rendition are read from the stream jobs' popularity this often, summed
+    # over the newest `demand_days` (2: yesterday's full day and today so far).
+    demand_poll_s: float = Field(default=60.0, gt=0)
+    demand_days: int = Field(default=2, ge=1, le=31)
+    # After a failed read, and until a first one: sooner, since a cache control that has no
+    # counts plans whole titles, which embedded OCAs would start filling in place of renditions.
+    demand_retry_s: float = Field(default=5.0, gt=0)

@@ -243,7 +243,8 @@ class TitleCatalog:
     def __init__(self) -> None:
         self.titles: dict[str, Title] = {}
         self.plays: dict[str, int] = {}
-        # Plays per (title id, rung): nothing counts them yet; empty, fill places whole titles.
+        # Plays per (title id, rung), from the stream jobs (`demand.py`); empty (nothing counted
+        # yet, or no jobs service), fill places whole titles.
         self.rendition_plays: dict[tuple[str, str], float] = {}
         self.refreshed_at = 0.0
         self.version = 0  # bumped whenever a title arrives or leaves
@@ -270,5 +271,18 @@ class TitleCatalog:
             log.info("catalog: %d new titles (%d in all)", len(found), len(self.titles))
         return found
 
-    def ranked(self) -> list[Title]:
-        return rank(list(self.titles.values()), self.plays)
+    def count_plays(self, demand: Demand) -> bool:
+        """Take plays counted per (title id, rung) in place of the last counts, and per title
+        their sums (`rank`); True when they differ from the last."""
+        counted = {key: plays for key, plays in demand.items() if plays > 0}
+        if counted == self.rendition_plays:
+            return False
+        by_title: defaultdict[str, float] = defaultdict(float)
+        for (title_id, _), plays in counted.items():
+            by_title[title_id] += plays
+        self.rendition_plays = counted
+        self.plays = {title_id: round(plays) for title_id, plays in by_title.items()}
+        return True
+
+    def ranked(self, now: float | None = None) -> list[Title]:
+        return rank(list(self.titles.values()), self.plays, now)
