@@ -10,12 +10,14 @@ from tests.unit.services.cachecontrol.data import FakeOrigin, rendition_manifest
 
 from reelcloud.platform.assets import AssetManifest
 from reelcloud.platform.errors import NoInstancesError, ReelcloudError, UnavailableError
+from reelcloud.platform.steering_state import SteeringState
 from reelcloud.platform.testing import FakeClock
 from reelcloud.platform.topology import OpenConnectConfig
 from reelcloud.services.cachecontrol.demand import demand_of
 from reelcloud.services.cachecontrol.models import PopularityCounts
 from reelcloud.services.cachecontrol.service import CacheControl
 from reelcloud.services.cachecontrol.settings import CacheControlSettings
+from reelcloud.services.steering.table import SteeringTable
 
 pytestmark = pytest.mark.asyncio
 
@@ -196,3 +198,30 @@ async def test_an_oca_holding_its_planned_part_counts_the_title_held(control):
     a1 = next(o for o in control.summary().ocas if o.id == "oca-a-1")
     # `reelcloud fill --now --wait` waits for held == planned: a part is what was planned.
     assert (a1.titles_held, a1.titles_planned, a1.titles_playable) == (1, 2, 0)
+
+
+async def test_steering_serves_a_planned_part_only_to_plays_of_its_rungs_and_not_past_a_reload(
+    control,
+):
+    """What steering makes of a part today. A play asks for its allowed rungs, the lowest up
+    (playback's rules), so a part is steered to only by plays capped at its top rung; the
+    content-steering manifest then keeps only pathways holding the whole title (the steering
+    state's `titles_held`), so the player leaves the part at its first reload. Safe (never a
+    URL that would 404), but an embedded part serves little until the steering state names
+    the rungs each OCA holds and a steering session the play's rungs."""
+    await control.read_demand(FakeJobs(counts(("t-seeded", 240, 80), ("t-watched", 480, 5))))
+    seeded = control.fill_manifest("oca-a-1").titles[0]
+    assert (seeded.title_id, {f.name for f in seeded.files}) == ("t-seeded", base_and(0))
+    control.receive("oca-a-1", report(1, added=sorted(f.content_id for f in seeded.files)))
+    whole_title = control.catalog.titles["t-seeded"]
+    control.receive("oca-ixp-1", report(1, added=sorted(whole_title.content_ids)))
+    steering = SteeringTable(control.config.origin_oca, 0, clock=control.clock)
+    steering.load(SteeringState.model_validate_json(control.steering_state(None).model_dump_json()))
+
+    def steered(rungs: list[str]) -> list[str]:
+        asked = frozenset(manifest("t-seeded", 90).content_ids(rungs))
+        return [choice.oca.id for choice in steering.rank("127.10.0.9", asked)]
+
+    assert steered(["240p"]) == ["oca-a-1", "oca-ixp-1"]  # a play capped at 240p: the edge first
+    assert steered(["240p", "480p"]) == ["oca-ixp-1"]  # the part lacks its 480p
+    assert steering.order_pathways(["oca-a-1", "oca-ixp-1"], "t-seeded") == ["oca-ixp-1"]
