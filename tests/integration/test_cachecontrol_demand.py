@@ -120,7 +120,7 @@ def openconnect():
 
 @pytest.fixture(scope="module")
 def platform(tmp_path_factory, openconnect):
-    fast = {"demand_poll_s": 0.3, "demand_retry_s": 0.3}
+    fast = {"demand_poll_s": 0.3, "demand_retry_s": 0.3, "placement_unit": "rendition"}
     services = [
         {"name": "cache-control", "options": {"catalog_refresh_s": 0.3, **fast}},
         {"name": "jobs", "entrypoint": STAND_IN, "database": False},

@@ -19,115 +19,33 @@ import aiohttp
 import nats
 import pytest
 import pytest_asyncio
-from tests.support.engines import KafkaBroker, NatsServer, Postgres
-from tests.support.factories import (
-    TEST_S3_ACCESS_KEY,
-    TEST_S3_SECRET_KEY,
-    free_port,
-    registry_credential,
-    topology_dict,
-)
-from tests.support.servers import RunningService
+from tests.support.pipeline import PipelineWorld
 from tests.support.waiting import wait_for
 
-from reelcloud.launcher.engines.kafka import KafkaEngine, S3Endpoint
-from reelcloud.launcher.engines.seaweedfs import SeaweedEngine
-from reelcloud.launcher.process import ManagedProcess
-from reelcloud.pipeline import query
-from reelcloud.pipeline.api import ROUTER
-from reelcloud.platform.database import database_name
 from reelcloud.platform.events import Envelope
 from reelcloud.platform.events.producer import ensure_stream
-from reelcloud.platform.settings import Settings
-from reelcloud.platform.topology import Topology
 
 pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.integration]
 
-ADMIN_PASSWORD = "test-admin-password-0123456789"
 TITLES = [f"title-{n:02d}" for n in range(30)]  # more than the top 20
 OCAS = ("oca-a-1", "oca-b-1")
 HEIGHTS = (1080, 720, 480)
-SERVICES = ("pipeline", "jobs")  # each with its own database and role, as the launcher runs them
-
-
-class World:
-    def __init__(self, root, postgres, nats_server, seaweed, kafka):
-        self.root, self.postgres, self.nats, self.seaweed = root, postgres, nats_server, seaweed
-        self.kafka = kafka
-        self.services: dict[str, RunningService] = {}
-        self.doc = topology_dict([free_port()], services=[
-            {"name": "pipeline", "entrypoint": "reelcloud.pipeline.api:create_app",
-             "database": True, "options": {"flush_interval_s": 0.3}},
-            {"name": "jobs", "entrypoint": "reelcloud.jobs.api:create_app", "database": True,
-             "options": {"commit_interval_s": 0.5}},
-        ])  # fmt: skip
-
-    def settings(self, service: str) -> Settings:
-        return Settings(
-            service=service, instance_id=f"test:{service}:1", host="127.0.0.1", port=0,
-            topology=Topology.model_validate(self.doc), data_dir=self.root,
-            database_url=self.postgres.engine.role_url(database_name(service),
-                                                       self.postgres.password),
-            nats_url=self.nats.url, s3_url=self.seaweed.url,
-            s3_access_key=TEST_S3_ACCESS_KEY, s3_secret_key=TEST_S3_SECRET_KEY,
-            kafka_url=self.kafka.url, admin_password=ADMIN_PASSWORD, log_format="text",
-            **registry_credential(service),
-        )  # fmt: skip
-
-    async def start(self, service: str) -> RunningService:
-        self.services[service] = await RunningService(self.settings(service)).start()
-        return self.services[service]
-
-    async def get(self, path: str) -> dict:
-        async with (
-            aiohttp.ClientSession() as http,
-            http.get(self.services["jobs"].url + path) as reply,
-        ):
-            body = await reply.json()
-            assert reply.status == 200, body
-            return body
-
-    def lake(self, sql: str) -> list[tuple]:
-        tables = self.services["pipeline"].app[ROUTER].lake.describe()
-        db = query.connect(
-            tables, self.seaweed.url, TEST_S3_ACCESS_KEY, TEST_S3_SECRET_KEY, "us-east-1"
-        )
-        return query.run(db, sql)[1]
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def world(tmp_path_factory):
-    root = tmp_path_factory.mktemp("jobs")
-    postgres = Postgres(root)
-    await postgres.start()
-    await postgres.engine.provision({database_name(s): postgres.password for s in SERVICES})
-    nats_server = NatsServer(root / "nats")
-    nats_server.start()
-    seaweed = SeaweedEngine(
-        root / "seaweedfs", root / "seaweedfs.log", TEST_S3_ACCESS_KEY, TEST_S3_SECRET_KEY
+    running = PipelineWorld(
+        tmp_path_factory.mktemp("jobs"),
+        {"pipeline": {"flush_interval_s": 0.3}, "jobs": {"commit_interval_s": 0.5}},
+        routes=None,  # the packaged routes: plays, play_progress, play_requests, ...
     )
-    weed = ManagedProcess(seaweed.prepare(), restart=False)
-    weed.start()
-    await wait_for(seaweed.ready, what="SeaweedFS answers", interval_s=0.2)
-    kafka = KafkaBroker(
-        KafkaEngine(
-            root / "kafka.log",
-            lambda: S3Endpoint(seaweed.url, TEST_S3_ACCESS_KEY, TEST_S3_SECRET_KEY),
-        )
-    )
-    await kafka.start()
-    running = World(root, postgres, nats_server, seaweed, kafka)
     try:
-        await running.start("pipeline")  # the packaged routes: plays, play_progress, ...
+        await running.start_engines()
+        await running.start("pipeline")
         await running.start("jobs")
         yield running
     finally:
-        for service in reversed(list(running.services.values())):
-            await service.stop()
-        await kafka.stop()
-        await weed.stop()
-        nats_server.stop()
-        await postgres.stop()
+        await running.stop()
 
 
 def envelope(event_type: str, payload: dict, at: float) -> Envelope:
@@ -212,7 +130,7 @@ def _ms(column: str) -> str:
 async def test_trending_per_country_matches_the_lake_for_the_same_window(world, load):
     async def matches(country: str) -> bool:
         try:
-            served = await world.get(f"/jobs/trending?country={country}")
+            served = await world.get("jobs", f"/jobs/trending?country={country}")
         except AssertionError:  # 404: nothing counted yet
             return False
         lake = world.lake(
@@ -229,7 +147,7 @@ async def test_trending_per_country_matches_the_lake_for_the_same_window(world, 
     for country in ("US", "GB"):
         await wait_for(lambda c=country: matches(c), what=f"trending in {country} as the lake has it",
                        timeout_s=90, interval_s=0.5)  # fmt: skip
-    countries = await world.get("/jobs/trending")
+    countries = await world.get("jobs", "/jobs/trending")
     assert countries["countries"] == ["GB", "US"]
 
 
@@ -244,7 +162,7 @@ async def test_popularity_counts_each_play_once_per_rendition_it_streamed(world,
                 expected[(event.payload["title_id"], event.payload["qoe"]["height"])] += 1
 
     async def counted() -> bool:
-        served = await world.get("/jobs/popularity?days=2")
+        served = await world.get("jobs", "/jobs/popularity?days=2")
         return {(c["title_id"], c["height"]): c["plays"] for c in served["counts"]} == expected
 
     await wait_for(counted, what="plays per title and rendition", timeout_s=90, interval_s=0.5)
@@ -260,7 +178,7 @@ async def test_sps_counts_starts_and_refusals_by_reason(world, load):
     seen: list[tuple[int, Counter[str]]] = []
 
     async def counted() -> bool:
-        minutes = (await world.get("/jobs/sps?minutes=30"))["minutes"]
+        minutes = (await world.get("jobs", "/jobs/sps?minutes=30"))["minutes"]
         failures: Counter[str] = Counter()
         for minute in minutes:
             failures.update(minute["failures"])
@@ -269,7 +187,7 @@ async def test_sps_counts_starts_and_refusals_by_reason(world, load):
 
     await wait_for(counted, what=lambda: f"{starts} starts and {dict(load.denials)} refusals "
                    f"(last counted: {seen})", timeout_s=90, interval_s=0.5)  # fmt: skip
-    minutes = (await world.get("/jobs/sps?minutes=30"))["minutes"]
+    minutes = (await world.get("jobs", "/jobs/sps?minutes=30"))["minutes"]
     assert all(m["sps"] == round(m["starts"] / 60, 3) for m in minutes)
 
 
@@ -280,7 +198,7 @@ def nearest_rank(values: list[float], p: float) -> float:
 
 async def test_qoe_per_oca_counts_startups_once_and_stalls_from_running_totals(world, load):
     async def totals() -> dict | None:
-        rows = (await world.get("/jobs/qoe?minutes=30&span=all"))["minutes"]
+        rows = (await world.get("jobs", "/jobs/qoe?minutes=30&span=all"))["minutes"]
         found = {row["oca"]: row for row in rows}
         if {oca: row["startups"] for oca, row in found.items()} != {
             oca: len(load.startups[oca]) for oca in OCAS
@@ -302,7 +220,7 @@ async def test_qoe_per_oca_counts_startups_once_and_stalls_from_running_totals(w
         )
         assert row["errors"] == load.errors[oca]
         assert row["mean_bitrate_kbps"] == 3000.0
-    per_minute = (await world.get("/jobs/qoe?minutes=30"))["minutes"]
+    per_minute = (await world.get("jobs", "/jobs/qoe?minutes=30"))["minutes"]
     assert len(per_minute) > len(OCAS)  # ten minutes of plays, more than one row an OCA
     assert sum(row["startups"] for row in per_minute) == sum(map(len, load.startups.values()))
 

@@ -15,33 +15,16 @@ import nats
 import pytest
 import pytest_asyncio
 from confluent_kafka import Consumer, TopicPartition
-from tests.support.engines import KafkaBroker, NatsServer, Postgres
-from tests.support.factories import (
-    TEST_S3_ACCESS_KEY,
-    TEST_S3_SECRET_KEY,
-    free_port,
-    registry_credential,
-    topology_dict,
-)
-from tests.support.servers import RunningService
+from tests.support.pipeline import ADMIN, PipelineWorld
 from tests.support.waiting import wait_for
 
-from reelcloud.launcher.engines.kafka import KafkaEngine, S3Endpoint
-from reelcloud.launcher.engines.seaweedfs import SeaweedEngine
-from reelcloud.launcher.process import ManagedProcess
-from reelcloud.pipeline import query
 from reelcloud.pipeline.api import ROUTER
-from reelcloud.platform.credentials import ADMIN_USER, basic_authorization
 from reelcloud.platform.events import Envelope
 from reelcloud.platform.events.producer import ensure_stream
 from reelcloud.platform.kafka import consumer_config
-from reelcloud.platform.settings import Settings
-from reelcloud.platform.topology import Topology
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
-ADMIN_PASSWORD = "test-admin-password-0123456789"
-ADMIN = {"Authorization": basic_authorization(ADMIN_USER, ADMIN_PASSWORD)}
 ROUTES = """
 routes:
   - name: plays
@@ -69,73 +52,17 @@ def play_started(title: str = "t-1", country: str = "US", at: float | None = Non
     )  # fmt: skip
 
 
-class Engines:
-    def __init__(self, root, postgres, nats_server, seaweed, kafka):
-        self.root, self.postgres, self.nats, self.seaweed = root, postgres, nats_server, seaweed
-        self.kafka = kafka
-        self.router: RunningService | None = None
-
-    def settings(self, **options) -> Settings:
-        doc = topology_dict([free_port()], services=[{
-            "name": "pipeline", "entrypoint": "reelcloud.pipeline.api:create_app",
-            "database": True, "options": {"flush_interval_s": 0.3, **options},
-        }])  # fmt: skip
-        return Settings(
-            service="pipeline", instance_id="test:pipeline:1", host="127.0.0.1", port=0,
-            topology=Topology.model_validate(doc), data_dir=self.root,
-            database_url=self.postgres.url, nats_url=self.nats.url, s3_url=self.seaweed.url,
-            kafka_url=self.kafka.url,
-            s3_access_key=TEST_S3_ACCESS_KEY, s3_secret_key=TEST_S3_SECRET_KEY,
-            admin_password=ADMIN_PASSWORD, log_format="text", **registry_credential("pipeline"),
-        )  # fmt: skip
-
-    async def start_router(self, **options) -> RunningService:
-        self.router = await RunningService(self.settings(**options)).start()
-        return self.router
-
-    async def stop_router(self) -> None:
-        if self.router is not None:
-            await self.router.stop()
-            self.router = None
-
-    @property
-    def routes_file(self):
-        return self.root / "pipeline" / "routes.yaml"
-
-
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def engines(tmp_path_factory):
-    root = tmp_path_factory.mktemp("pipeline")
-    postgres = Postgres(root)
-    await postgres.start()
-    await postgres.engine.provision({postgres.role: postgres.password})
-    nats_server = NatsServer(root / "nats")
-    nats_server.start()
-    seaweed = SeaweedEngine(
-        root / "seaweedfs", root / "seaweedfs.log", TEST_S3_ACCESS_KEY, TEST_S3_SECRET_KEY
+    world = PipelineWorld(
+        tmp_path_factory.mktemp("pipeline"), {"pipeline": {"flush_interval_s": 0.3}}, ROUTES
     )
-    weed = ManagedProcess(seaweed.prepare(), restart=False)
-    weed.start()
-    await wait_for(seaweed.ready, what="SeaweedFS answers", interval_s=0.2)
-    kafka = KafkaBroker(
-        KafkaEngine(
-            root / "kafka.log",
-            lambda: S3Endpoint(seaweed.url, TEST_S3_ACCESS_KEY, TEST_S3_SECRET_KEY),
-        )
-    )
-    await kafka.start()
-    (root / "pipeline").mkdir()
-    (root / "pipeline" / "routes.yaml").write_text(ROUTES)
-    running = Engines(root, postgres, nats_server, seaweed, kafka)
-    await running.start_router()
     try:
-        yield running
+        await world.start_engines()
+        await world.start("pipeline")
+        yield world
     finally:
-        await running.stop_router()
-        await kafka.stop()
-        await weed.stop()
-        nats_server.stop()
-        await postgres.stop()
+        await world.stop()
 
 
 @pytest_asyncio.fixture(loop_scope="module")
@@ -153,32 +80,6 @@ async def publish(js, envelopes, msg_ids=True) -> None:
         await js.publish(envelope.subject, envelope.to_bytes(), headers=headers)
 
 
-def lake_rows(engines, sql: str):
-    lake = engines.router.app[ROUTER].lake
-    db = query.connect(
-        lake.describe(), engines.seaweed.url, TEST_S3_ACCESS_KEY, TEST_S3_SECRET_KEY, "us-east-1"
-    )
-    return query.run(db, sql)[1]
-
-
-def lake_count(engines, table: str, where: str = "true") -> int:
-    try:
-        return lake_rows(engines, f"select count(*) from {table} where {where}")[0][0]
-    except Exception as exc:  # the table is not made yet
-        if "does not exist" in str(exc):
-            return 0
-        raise
-
-
-async def status(engines) -> dict:
-    async with (
-        aiohttp.ClientSession() as http,
-        http.get(engines.router.url + "/pipeline/status", headers=ADMIN) as reply,
-    ):
-        assert reply.status == 200
-        return {route["name"]: route for route in (await reply.json())["routes"]}
-
-
 async def test_each_event_reaches_its_table_once_however_often_it_is_sent(engines, js):
     events = [play_started(title=f"dup-{n % 3}") for n in range(300)]
     await publish(js, events)
@@ -186,19 +87,19 @@ async def test_each_event_reaches_its_table_once_however_often_it_is_sent(engine
     # stores them twice, the lake must not.
     await publish(js, events[:100], msg_ids=False)
     where = "title_id like 'dup-%'"
-    await wait_for(lambda: lake_count(engines, "plays", where) == 300, what="300 rows in plays")
+    await wait_for(lambda: engines.lake_count("plays", where) == 300, what="300 rows in plays")
     await wait_for(
         lambda: _duplicates_at_least(engines, 100), what="the 100 copies counted as duplicates"
     )
-    routes = await status(engines)
-    rows = lake_rows(engines, f"select count(distinct event_id), min(latency_ms), "
+    routes = await engines.routes_status()
+    rows = engines.lake(f"select count(distinct event_id), min(latency_ms), "
                               f"min(rungs) from plays where {where}")  # fmt: skip
     assert rows == [(300, 12.5, '["720p"]')]
     assert routes["plays"]["dead_lettered"] == 0
 
 
 async def _duplicates_at_least(engines, n: int) -> bool:
-    return (await status(engines))["plays"]["duplicates"] >= n
+    return (await engines.routes_status())["plays"]["duplicates"] >= n
 
 
 async def test_malformed_events_are_dead_lettered_with_why_and_hold_nothing_up(engines, js):
@@ -211,7 +112,7 @@ async def test_malformed_events_are_dead_lettered_with_why_and_hold_nothing_up(e
         await js.publish("events.play.started", broken.to_bytes())
         good = play_started(title="after-malformed")
         await publish(js, [good])
-        await wait_for(lambda: lake_count(engines, "plays", "title_id = 'after-malformed'") == 1,
+        await wait_for(lambda: engines.lake_count("plays", "title_id = 'after-malformed'") == 1,
                        what="the good event after the bad ones in the lake")  # fmt: skip
         letters = await dead.fetch(2, timeout=10)
         reasons = sorted(m.headers["Reelcloud-Reason"] for m in letters)
@@ -223,11 +124,11 @@ async def test_malformed_events_are_dead_lettered_with_why_and_hold_nothing_up(e
 
 
 async def test_a_broken_edit_keeps_the_old_routes_and_a_good_one_adds_a_route(engines, js):
-    router = engines.router.app[ROUTER]
+    router = engines.services["pipeline"].app[ROUTER]
     engines.routes_file.write_text(ROUTES + "  - name: [broken\n")
     await wait_for(lambda: router.routes.error is not None, what="the broken edit refused")
     await publish(js, [play_started(title="during-broken-edit")])
-    await wait_for(lambda: lake_count(engines, "plays", "title_id = 'during-broken-edit'") == 1,
+    await wait_for(lambda: engines.lake_count("plays", "title_id = 'during-broken-edit'") == 1,
                    what="the old routes still deliver")  # fmt: skip
     engines.routes_file.write_text(
         ROUTES
@@ -244,11 +145,11 @@ async def test_a_broken_edit_keeps_the_old_routes_and_a_good_one_adds_a_route(en
     await publish(
         js, [play_started(title="gb-1", country="GB"), play_started(title="fr-1", country="FR")]
     )
-    await wait_for(lambda: lake_count(engines, "plays_gb", "title_id = 'gb-1'") == 1,
+    await wait_for(lambda: engines.lake_count("plays_gb", "title_id = 'gb-1'") == 1,
                    what="the GB play in plays_gb")  # fmt: skip
     # Its consumer started from the beginning of the stream: every earlier GB-less play was
     # filtered, and the FR one too.
-    assert lake_count(engines, "plays_gb", "country <> 'GB'") == 0
+    assert engines.lake_count("plays_gb", "country <> 'GB'") == 0
 
 
 def signed_up(member: str, country: str) -> Envelope:
@@ -269,45 +170,45 @@ SIGNUPS = """
 
 
 async def test_a_new_projected_field_adds_a_column_old_rows_read_null(engines, js):
-    router = engines.router.app[ROUTER]
+    router = engines.services["pipeline"].app[ROUTER]
     engines.routes_file.write_text(ROUTES + SIGNUPS.format(fields="member_id, plan"))
     await wait_for(lambda: "signups" in router.workers, what="the signups route running")
     await publish(js, [signed_up("before", "US")])
-    await wait_for(lambda: lake_count(engines, "signups", "member_id = 'before'") == 1,
+    await wait_for(lambda: engines.lake_count("signups", "member_id = 'before'") == 1,
                    what="the first row")  # fmt: skip
     engines.routes_file.write_text(ROUTES + SIGNUPS.format(fields="member_id, plan, country"))
     await wait_for(lambda: "country" in router.workers["signups"].columns.schema.names,
                    what="the edited route running")  # fmt: skip
     await publish(js, [signed_up("after", "GB")])
-    await wait_for(lambda: lake_count(engines, "signups", "member_id = 'after'") == 1,
+    await wait_for(lambda: engines.lake_count("signups", "member_id = 'after'") == 1,
                    what="the second row")  # fmt: skip
-    rows = lake_rows(engines, "select member_id, plan, country from signups order by 1")
+    rows = engines.lake("select member_id, plan, country from signups order by 1")
     assert rows == [("after", "basic", "GB"), ("before", "basic", None)]
 
 
 async def test_replay_changes_nothing_and_counts_what_it_read(engines, js):
-    before = lake_count(engines, "plays")
+    before = engines.lake_count("plays")
     async with (
         aiohttp.ClientSession() as http,
-        http.post(engines.router.url + "/pipeline/replay", headers=ADMIN,
+        http.post(engines.services["pipeline"].url + "/pipeline/replay", headers=ADMIN,
                   json={"route": "plays", "since": 0}) as reply,
     ):  # fmt: skip
         assert reply.status == 200, await reply.text()
         result = await reply.json()
     assert result["read"] >= before
     assert result["delivered"] == 0
-    assert lake_count(engines, "plays") == before
+    assert engines.lake_count("plays") == before
 
 
 async def test_a_router_stopped_mid_stream_loses_and_doubles_nothing(engines, js):
     events = [play_started(title=f"restart-{n}") for n in range(3000)]
     await publish(js, events[:1500])
-    await engines.stop_router()
+    await engines.stop_service("pipeline")
     await publish(js, events[1500:])
-    await engines.start_router()
-    await wait_for(lambda: lake_count(engines, "plays", "title_id like 'restart-%'") == 3000,
+    await engines.start("pipeline")
+    await wait_for(lambda: engines.lake_count("plays", "title_id like 'restart-%'") == 3000,
                    what="all 3000 rows", timeout_s=60)  # fmt: skip
-    rows = lake_rows(engines, "select count(distinct event_id) from plays "
+    rows = engines.lake("select count(distinct event_id) from plays "
                               "where title_id like 'restart-%'")  # fmt: skip
     assert rows == [(3000,)]
 
@@ -354,7 +255,7 @@ async def test_a_routes_events_reach_its_topic_keyed_by_its_field(engines, js):
         assert all(len(partitions) == 1 for partitions in by_country.values()), by_country
     finally:
         reader.close()
-    routes = await status(engines)
+    routes = await engines.routes_status()
     assert routes["plays"]["topic"] == "plays"
     assert routes["plays"]["topic_off"] is None
     assert routes["plays"]["published"] >= 600
@@ -372,7 +273,7 @@ async def test_the_broker_killed_mid_stream_the_topic_and_lake_lose_nothing(engi
         lambda: _sink_errors_at_least(engines, "plays", 1), what="the topic write failing"
     )
     await engines.kafka.start()
-    await wait_for(lambda: lake_count(engines, "plays", "title_id like 'kafka-kill-%'") == 2000,
+    await wait_for(lambda: engines.lake_count("plays", "title_id like 'kafka-kill-%'") == 2000,
                    what="all 2000 rows in the lake", timeout_s=90)  # fmt: skip
     reader = TopicReader(engines.kafka.url, "plays", partitions=4)
     try:
@@ -386,20 +287,20 @@ async def test_the_broker_killed_mid_stream_the_topic_and_lake_lose_nothing(engi
 
 
 async def _sink_errors_at_least(engines, route: str, n: int) -> bool:
-    return (await status(engines))[route]["errors"] >= n
+    return (await engines.routes_status())[route]["errors"] >= n
 
 
 async def _route_settled(engines, route: str) -> bool:
-    found = (await status(engines))[route]
+    found = (await engines.routes_status())[route]
     return found["pending"] == 0 and found["problem"] is None
 
 
 async def test_bad_requests_get_clear_errors(engines):
     async with aiohttp.ClientSession() as http:
-        async with http.get(engines.router.url + "/pipeline/status") as reply:
+        async with http.get(engines.services["pipeline"].url + "/pipeline/status") as reply:
             assert reply.status == 401
         for body in (b"", b"{", b'{"route": "nope", "since": 0}', b'{"route": 1}'):
-            async with http.post(engines.router.url + "/pipeline/replay", headers=ADMIN,
+            async with http.post(engines.services["pipeline"].url + "/pipeline/replay", headers=ADMIN,
                                  data=body) as reply:  # fmt: skip
                 assert reply.status in (400, 404), (body, reply.status)
                 assert "error" in await reply.json()

@@ -89,9 +89,11 @@ class CacheControl:
 
     def replan(self) -> None:
         now = self.clock.now()
+        by_rendition = self.options.placement_unit == "rendition"
         self._plan = placement(
-            self.config, self.catalog.ranked(now), self.catalog.rendition_plays, now=now
-        )
+            self.config, self.catalog.ranked(now),
+            self.catalog.rendition_plays if by_rendition else None, now=now,
+        )  # fmt: skip
 
     def fill_now(self) -> FillNowReply:
         self.fill_generation += 1

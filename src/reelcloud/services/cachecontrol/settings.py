@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -21,3 +23,8 @@ class CacheControlSettings(BaseModel):
     # After a failed read, and until a first one: sooner, since a cache control that has no
     # counts plans whole titles, which embedded OCAs would start filling in place of renditions.
     demand_retry_s: float = Field(default=5.0, gt=0)
+    # What an embedded OCA is filled by: whole titles ranked by counted plays, or each title's
+    # watched renditions ("rendition": more bytes served from the same disk, see
+    # benchmarks/offload.py). Steering offers a play only OCAs that hold every rung the player
+    # may ask for, so a title held in part is not played from there yet: "title" until it can.
+    placement_unit: Literal["title", "rendition"] = "title"

@@ -68,7 +68,9 @@ async def control():
         if oca["id"] in EMBEDDED:
             oca["capacity_bytes"] = EMBEDDED_CAPACITY
     config = OpenConnectConfig.model_validate(doc)
-    service = CacheControl(config, CacheControlSettings(), clock=FakeClock())
+    service = CacheControl(
+        config, CacheControlSettings(placement_unit="rendition"), clock=FakeClock()
+    )
     # Seeded popularity puts t-seeded first; nobody has counted a play of either yet.
     await service.refresh_catalog(FakeOrigin(manifest("t-seeded", 90), manifest("t-watched", 10)))
     for oca in config.ocas:
@@ -124,6 +126,16 @@ async def test_counted_plays_move_the_watched_rendition_to_the_embedded_ocas(con
     await control.read_demand(jobs)
     assert planned(control, "oca-a-1") == {"t-seeded": base_and(0), "t-watched": base_and(0)}
     assert list(planned(control, "oca-a-1")) == ["t-seeded", "t-watched"]
+
+
+async def test_by_default_counted_plays_move_whole_titles_to_the_embedded_ocas(control):
+    # Steering offers a play only OCAs that hold all its rungs: parts would go unplayed.
+    control.options = CacheControlSettings()  # placement_unit: title
+    control.replan()
+    assert planned(control, "oca-a-1") == {"t-seeded": whole("t-seeded")}  # by seeded rank
+    await control.read_demand(FakeJobs(counts(("t-watched", 480, 50), ("t-seeded", 240, 5))))
+    for oca_id in EMBEDDED:
+        assert planned(control, oca_id) == {"t-watched": whole("t-watched")}
 
 
 async def test_nothing_counted_yet_places_whole_titles_as_before(control):
