@@ -34,28 +34,14 @@ import nats
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.support.engines import KafkaBroker, NatsServer, Postgres
-from tests.support.factories import (
-    TEST_S3_ACCESS_KEY,
-    TEST_S3_SECRET_KEY,
-    free_port,
-    registry_credential,
-    topology_dict,
-)
-from tests.support.servers import RunningService
+from tests.support.pipeline import PipelineWorld
 
 import harness
 import offload
 from reelcloud.jobs.api import JOBS
-from reelcloud.launcher.engines.kafka import KafkaEngine, S3Endpoint
-from reelcloud.launcher.engines.seaweedfs import SeaweedEngine
-from reelcloud.launcher.process import ManagedProcess
 from reelcloud.pipeline.api import ROUTER
-from reelcloud.platform.database import database_name
 from reelcloud.platform.events import EventPayload, EventProducer
 from reelcloud.platform.events.play import PlayStarted
-from reelcloud.platform.settings import Settings
-from reelcloud.platform.topology import Topology
 
 ROUTES = """
 routes:
@@ -67,8 +53,8 @@ routes:
     key: country
 """
 COUNTRIES = ("US", "GB", "BR", "DE", "JP", "IN", "FR", "CA")
-SERVICES = ("pipeline", "jobs")
 POLL_S = 0.05
+ROOM = 50_000  # of the producer's 100,000-event buffer
 
 
 class RawEvent(EventPayload):
@@ -106,6 +92,9 @@ async def publish(url: str, spool: Path, count: int, make: Any) -> float:
     await producer.start()
     started = time.perf_counter()
     for n in range(count):
+        # publish() drops what its buffer cannot hold: a caller this fast waits for room
+        while producer.stats["buffered"] >= ROOM:
+            await asyncio.sleep(0.005)
         producer.publish(make(n))
         if n % 1000 == 999:
             await asyncio.sleep(0)  # a service does other work between events
@@ -142,68 +131,14 @@ async def consume(url: str, count: int) -> float:
         await nc.close()
 
 
-class Engines:
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.postgres = Postgres(root)
-        self.nats = NatsServer(root / "nats")
-        self.seaweed = SeaweedEngine(
-            root / "seaweedfs", root / "seaweedfs.log", TEST_S3_ACCESS_KEY, TEST_S3_SECRET_KEY
-        )
-        self.weed: ManagedProcess | None = None
-        self.kafka = KafkaBroker(KafkaEngine(
-            root / "kafka.log",
-            lambda: S3Endpoint(self.seaweed.url, TEST_S3_ACCESS_KEY, TEST_S3_SECRET_KEY),
-        ))  # fmt: skip
-        self.doc = topology_dict([free_port()], services=[
-            {"name": "pipeline", "entrypoint": "reelcloud.pipeline.api:create_app",
-             "database": True, "options": {}},
-            {"name": "jobs", "entrypoint": "reelcloud.jobs.api:create_app", "database": True,
-             "options": {"jobs": ["trending"], "commit_interval_s": 1.0}},
-        ])  # fmt: skip
-
-    async def start(self) -> None:
-        await self.postgres.start()
-        await self.postgres.engine.provision(
-            {database_name(s): self.postgres.password for s in SERVICES}
-        )
-        self.nats.start()
-        self.weed = ManagedProcess(self.seaweed.prepare(), restart=False)
-        self.weed.start()
-        while not await self.seaweed.ready():
-            await asyncio.sleep(0.2)
-        await self.kafka.start()
-        (self.root / "pipeline").mkdir()
-        (self.root / "pipeline" / "routes.yaml").write_text(ROUTES)
-
-    def settings(self, service: str) -> Settings:
-        return Settings(
-            service=service, instance_id=f"bench:{service}:1", host="127.0.0.1", port=0,
-            topology=Topology.model_validate(self.doc), data_dir=self.root,
-            database_url=self.postgres.engine.role_url(database_name(service),
-                                                       self.postgres.password),
-            nats_url=self.nats.url, s3_url=self.seaweed.url, s3_access_key=TEST_S3_ACCESS_KEY,
-            s3_secret_key=TEST_S3_SECRET_KEY, kafka_url=self.kafka.url,
-            admin_password="bench-admin-password-0123456789", log_format="text",
-            log_level="WARNING", **registry_credential(service),
-        )  # fmt: skip
-
-    async def stop(self) -> None:
-        await self.kafka.stop()
-        if self.weed is not None:
-            await self.weed.stop()
-        self.nats.stop()
-        await self.postgres.stop()
-
-
 def cpu_s() -> float:
     times = os.times()
     return times.user + times.system
 
 
-async def routed(engines: Engines, count: int) -> tuple[float, float]:
+async def routed(engines: PipelineWorld, count: int) -> tuple[float, float]:
     """(seconds from the first publish to the last event in lake and topic, CPU seconds)."""
-    router_service = await RunningService(engines.settings("pipeline")).start()
+    router_service = await engines.start("pipeline")
     try:
         worker = router_service.app[ROUTER].workers["plays"]
         cpu_before = cpu_s()
@@ -219,11 +154,11 @@ async def routed(engines: Engines, count: int) -> tuple[float, float]:
         print(file=sys.stderr)
         return elapsed, cpu_s() - cpu_before
     finally:
-        await router_service.stop()
+        await engines.stop_service("pipeline")
 
 
-async def trending_job(engines: Engines, count: int) -> float:
-    jobs_service = await RunningService(engines.settings("jobs")).start()
+async def trending_job(engines: PipelineWorld, count: int) -> float:
+    jobs_service = await engines.start("jobs")
     try:
         runner = jobs_service.app[JOBS].runners[0]
         started = time.perf_counter()
@@ -233,14 +168,18 @@ async def trending_job(engines: Engines, count: int) -> float:
         print(file=sys.stderr)
         return time.perf_counter() - started
     finally:
-        await jobs_service.stop()
+        await engines.stop_service("jobs")
 
 
 async def run(quick: bool) -> dict[str, Any]:
     count = 30_000 if quick else 300_000
-    engines = Engines(Path(tempfile.mkdtemp(prefix="reelcloud-pipeline-")))
+    engines = PipelineWorld(
+        Path(tempfile.mkdtemp(prefix="reelcloud-pipeline-")),
+        {"jobs": {"jobs": ["trending"], "commit_interval_s": 1.0}},
+        ROUTES,
+    )
     print("starting nats-server, PostgreSQL, SeaweedFS, Tansu …", file=sys.stderr)
-    await engines.start()
+    await engines.start_engines()
     try:
         print(f"bare JetStream, {count:,} events …", file=sys.stderr)
         cpu_before = cpu_s()

@@ -55,7 +55,9 @@ def play_started(title: str = "t-1", country: str = "US", at: float | None = Non
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def engines(tmp_path_factory):
     world = PipelineWorld(
-        tmp_path_factory.mktemp("pipeline"), {"pipeline": {"flush_interval_s": 0.3}}, ROUTES
+        tmp_path_factory.mktemp("pipeline"),
+        {"pipeline": {"flush_interval_s": 0.3, "compact_min_files": 2}},
+        ROUTES,
     )
     try:
         await world.start_engines()
@@ -283,6 +285,67 @@ async def test_the_broker_killed_mid_stream_the_topic_and_lake_lose_nothing(engi
         ), timeout_s=90)  # fmt: skip
     finally:
         reader.close()
+    await wait_for(lambda: _route_settled(engines, "plays"), what="the plays route caught up")
+
+
+def data_files(engines, event_type: str, hour: int) -> int:
+    table = engines.services["pipeline"].app[ROUTER].lake.catalog.load_table("reelcloud.plays")
+    return sum(
+        1
+        for row in table.inspect.files().select(["content", "partition"]).to_pylist()
+        if row["content"] == 0
+        and row["partition"] == {"event_type": event_type, "event_hour": hour}
+    )
+
+
+async def test_compaction_makes_a_closed_hours_small_files_one_and_changes_no_row(engines, js):
+    hour = int(time.time() // 3600) - 3
+    at = hour * 3600 + 60.0
+    events = [play_started(title=f"compact-{n}", at=at + n) for n in range(300)]
+    where = "title_id like 'compact-%'"
+    for start in (0, 100, 200):  # three batches at least, a commit and a file each
+        await publish(js, events[start : start + 100])
+        await wait_for(lambda n=start + 100: engines.lake_count("plays", where) == n,
+                       what=f"{start + 100} rows")  # fmt: skip
+    files = data_files(engines, "play.started", hour)
+    assert files >= 3
+    router = engines.services["pipeline"].app[ROUTER]
+    assert await router.compact(before_hour=hour) == []  # not closed yet: left alone
+    done = await router.compact(before_hour=hour + 1)
+    assert [(c.event_type, c.hour, c.files, c.rows) for c in done] == [
+        ("play.started", hour, files, 300)
+    ]
+    assert data_files(engines, "play.started", hour) == 1
+    assert engines.lake(f"select count(*), count(distinct event_id) from plays where {where}") == [
+        (300, 300)
+    ]
+    assert await router.compact(before_hour=hour + 1) == []  # one file: nothing to do
+    # and the ids still dedup: the same events again add nothing
+    duplicates_before = (await engines.routes_status())["plays"]["duplicates"]
+    await publish(js, events[:50], msg_ids=False)
+    await wait_for(lambda: _duplicates_at_least(engines, duplicates_before + 50),
+                   what="the 50 copies counted as duplicates")  # fmt: skip
+    assert engines.lake_count("plays", where) == 300
+
+
+@pytest.mark.parametrize("engine", ["seaweedfs", "postgres"])
+async def test_the_lakes_engines_killed_mid_stream_lose_nothing(engines, js, engine):
+    """kill -9 of the lake's object store, then of its catalog's database: the route retries
+    the batch, holding its acks, and once the engine is back every event is there once."""
+    events = [play_started(title=f"kill-{engine}-{n}") for n in range(2000)]
+    where = f"title_id like 'kill-{engine}-%'"
+    await publish(js, events[:1000])
+    await wait_for(lambda: engines.lake_count("plays", where) == 1000, what="the first 1000")
+    errors_before = (await engines.routes_status())["plays"]["errors"]
+    await (engines.kill9_seaweed() if engine == "seaweedfs" else engines.postgres.kill9())
+    await publish(js, events[1000:])
+    await wait_for(lambda: _sink_errors_at_least(engines, "plays", errors_before + 1),
+                   what=f"the lake write failing without {engine}")  # fmt: skip
+    await (engines.start_seaweed() if engine == "seaweedfs" else engines.postgres.start())
+    await wait_for(lambda: engines.lake_count("plays", where) == 2000, what="all 2000 rows",
+                   timeout_s=90)  # fmt: skip
+    rows = engines.lake(f"select count(distinct event_id) from plays where {where}")
+    assert rows == [(2000,)]
     await wait_for(lambda: _route_settled(engines, "plays"), what="the plays route caught up")
 
 

@@ -125,6 +125,10 @@ class Postgres:
         assert self.process is not None
         await self.process.stop()  # SIGINT: fast shutdown, every session terminated
 
+    async def kill9(self) -> None:
+        assert self.process is not None
+        await kill9(self.process)
+
     def _log_tail(self) -> str:
         return self.process.log_tail() if self.process is not None else ""
 
@@ -178,3 +182,12 @@ class KafkaBroker:
 
     def _log_tail(self) -> str:
         return self.process.log_tail() if self.process is not None else ""
+
+
+async def kill9(process: ManagedProcess) -> None:
+    """SIGKILL, and wait until it is gone (start a new `ManagedProcess` of its spec after)."""
+    pid = process.pid
+    assert pid is not None, f"{process.spec.name} is not running"
+    os.kill(pid, signal.SIGKILL)
+    await wait_for(lambda: process.state is ProcessState.STOPPED, what=f"{process.spec.name} gone")
+    await process.stop()

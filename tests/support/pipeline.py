@@ -11,12 +11,12 @@ import aiohttp
 
 from reelcloud.launcher.engines.kafka import KafkaEngine, S3Endpoint
 from reelcloud.launcher.engines.seaweedfs import SeaweedEngine
-from reelcloud.launcher.process import ManagedProcess
+from reelcloud.launcher.process import ManagedProcess, ProcessSpec
 from reelcloud.platform.credentials import ADMIN_USER, basic_authorization
 from reelcloud.platform.database import database_name
 from reelcloud.platform.settings import Settings
 from reelcloud.platform.topology import Topology
-from tests.support.engines import KafkaBroker, NatsServer, Postgres
+from tests.support.engines import KafkaBroker, NatsServer, Postgres, kill9
 from tests.support.factories import (
     TEST_S3_ACCESS_KEY,
     TEST_S3_SECRET_KEY,
@@ -46,6 +46,7 @@ class PipelineWorld:
             root / "seaweedfs", root / "seaweedfs.log", TEST_S3_ACCESS_KEY, TEST_S3_SECRET_KEY
         )
         self._weed: ManagedProcess | None = None
+        self._weed_spec: ProcessSpec | None = None
         self.kafka = KafkaBroker(KafkaEngine(
             root / "kafka.log",
             lambda: S3Endpoint(self.seaweed.url, TEST_S3_ACCESS_KEY, TEST_S3_SECRET_KEY),
@@ -59,13 +60,24 @@ class PipelineWorld:
             {database_name(service): self.postgres.password for service in ENTRYPOINTS}
         )
         self.nats.start()
-        self._weed = ManagedProcess(self.seaweed.prepare(), restart=False)
-        self._weed.start()
-        await wait_for(self.seaweed.ready, what="SeaweedFS answers", interval_s=0.2)
+        self._weed_spec = self.seaweed.prepare()
+        await self.start_seaweed()
         await self.kafka.start()
         if self.routes is not None:
             (self.root / "pipeline").mkdir(exist_ok=True)
             self.routes_file.write_text(self.routes)
+
+    async def start_seaweed(self) -> None:
+        """SeaweedFS on its port and data (again, after `kill9_seaweed`)."""
+        assert self._weed_spec is not None
+        self._weed = ManagedProcess(self._weed_spec, restart=False)
+        self._weed.start()
+        await wait_for(self.seaweed.ready, what="SeaweedFS answers", interval_s=0.2)
+
+    async def kill9_seaweed(self) -> None:
+        assert self._weed is not None
+        await kill9(self._weed)
+        self._weed = None
 
     async def stop(self) -> None:
         for service in reversed(list(self.services)):

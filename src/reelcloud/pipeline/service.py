@@ -29,7 +29,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from reelcloud.pipeline.models import ReplayResult, Route, RouteStatus
 from reelcloud.pipeline.routes import RoutesWatcher, passes
 from reelcloud.pipeline.settings import PipelineSettings
-from reelcloud.pipeline.store import Columns, Lake
+from reelcloud.pipeline.store import Columns, Compaction, Lake
 from reelcloud.pipeline.topics import Record, TopicWriter
 from reelcloud.platform.errors import BadRequestError, NotFoundError
 from reelcloud.platform.events import EventConsumer, decode, event_types
@@ -67,6 +67,10 @@ class RouterMetrics:
             "reelcloud_pipeline_lag_events", "Events in the stream a route has not "
             "acknowledged yet (its consumer's pending plus unacknowledged).", ["route"],
             registry=registry,
+        )  # fmt: skip
+        self.compacted_files = Counter(
+            "reelcloud_pipeline_compacted_files", "Small lake files rewritten into one a "
+            "partition.", ["table"], registry=registry,
         )  # fmt: skip
         self.batch_seconds = Histogram(
             "reelcloud_pipeline_batch_seconds", "Time to write one batch to a sink.",
@@ -133,6 +137,8 @@ class RouteWorker:
         self.supervised = Supervised(
             f"route {route.name}", self._consume, label=self.durable, metrics=router.events
         )
+        # Checked after each fetch as well: a cancel can be lost in a fetch (see Supervised).
+        self._stopping = False
 
     @property
     def durable(self) -> str:
@@ -145,6 +151,7 @@ class RouteWorker:
         self.supervised.start()
 
     async def stop(self) -> None:
+        self._stopping = True
         await self.supervised.aclose()
         if self.topic is not None:
             await asyncio.to_thread(self.topic.close)
@@ -163,6 +170,9 @@ class RouteWorker:
             supervised.ready()
             while True:
                 batch = await self._gather(consumer)
+                if self._stopping:
+                    await _give_back(batch)
+                    return
                 if batch:
                     try:
                         await self._deliver(batch)
@@ -327,6 +337,7 @@ class Router:
         self.workers: dict[str, RouteWorker] = {}
         self._nc: NatsClient | None = None
         self._watch: asyncio.Task[None] | None = None
+        self._compact: asyncio.Task[None] | None = None
         self._stopping: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
@@ -342,6 +353,7 @@ class Router:
             )
         self._apply(self.routes.routes)
         self._watch = asyncio.create_task(self._watch_routes(), name="routes-watch")
+        self._compact = asyncio.create_task(self._compact_lake(), name="lake-compaction")
 
     def topic_writer(self, route: Route) -> TopicWriter | None:
         if route.topic is None or self.kafka_url is None:
@@ -386,6 +398,28 @@ class Router:
             except Exception:
                 log.exception("routes watch")
 
+    async def _compact_lake(self) -> None:
+        while True:
+            await asyncio.sleep(self.options.compact_interval_s)
+            await self.compact(before_hour=int(time.time() // 3600) - 1)
+
+    async def compact(self, before_hour: int) -> list[Compaction]:
+        """Each lake table's partitions before that hour, written in many small files, as
+        one file each (what the periodic compaction runs)."""
+        done: list[Compaction] = []
+        for table in sorted({worker.route.lake for worker in self.workers.values()}):
+            try:
+                found = await asyncio.to_thread(
+                    self.lake.compact, table, self.options.compact_min_files, before_hour
+                )
+            except Exception:
+                log.exception("compacting lake table %s (tried again next time)", table)
+                continue
+            for compaction in found:
+                self.metrics.compacted_files.labels(table).inc(compaction.files)
+            done += found
+        return done
+
     async def dead_letter(self, route: str, bad: list[tuple[Msg, str]]) -> None:
         assert self._nc is not None
         js = self._nc.jetstream()
@@ -406,8 +440,9 @@ class Router:
         return await worker.replay(since)
 
     async def aclose(self) -> None:
-        if self._watch is not None:
-            self._watch.cancel()
+        for task in (self._watch, self._compact):
+            if task is not None:
+                task.cancel()
         await asyncio.gather(*(worker.stop() for worker in self.workers.values()))
         if self._nc is not None:
             with contextlib.suppress(Exception):

@@ -22,6 +22,11 @@ class PipelineSettings(BaseModel):
     # How many (table, event type, hour) partitions keep their event ids in memory for
     # dedup; an event for a partition evicted since is checked against the lake itself.
     dedup_partitions: int = Field(default=96, ge=1)
+    # Small files: every `compact_interval_s`, each lake partition of an hour gone by (one hour
+    # of grace for late events) that is spread over `compact_min_files` files or more is
+    # rewritten as one.
+    compact_interval_s: float = Field(default=600.0, gt=0)
+    compact_min_files: int = Field(default=8, ge=2)
     # A route's consumer Kafka topic, created on first write (more partitions: more job
     # instances can share its consumer group).
     topic_partitions: int = Field(default=4, ge=1, le=256)

@@ -123,6 +123,15 @@ def catalog_uri(database_url: str) -> str:
     return urlunsplit(("postgresql+psycopg2", *parts[1:]))
 
 
+@dataclass(frozen=True)
+class Compaction:
+    table: str
+    event_type: str
+    hour: int  # since the epoch
+    files: int  # before; one after
+    rows: int
+
+
 class Lake:
     def __init__(
         self,
@@ -228,6 +237,41 @@ class Lake:
                 if attempt == COMMIT_ATTEMPTS:
                     raise
                 table.refresh()
+
+    def compact(self, name: str, min_files: int, before_hour: int) -> list[Compaction]:
+        """Rewrites each partition of the table older than `before_hour` (hours since the
+        epoch: closed, late events aside) that is spread over `min_files` data files or more
+        as one file, in one snapshot (a batch a commit makes many small files; readers open
+        each). Writes wait meanwhile: they share the lock, so no commit can come between the
+        read and the rewrite (another router's would make the rewrite fail: tried next time)."""
+        done: list[Compaction] = []
+        with self._lock:
+            table = self._tables.get(name)
+            if table is None:
+                try:
+                    table = self.catalog.load_table(f"{self.namespace}.{name}")
+                except NoSuchTableError:  # nothing written to it yet
+                    return done
+            table.refresh()
+            spread: dict[tuple[str, int], int] = {}
+            for row in table.inspect.files().select(["content", "partition"]).to_pylist():
+                partition = row["partition"]
+                if row["content"] == 0 and partition["event_hour"] < before_hour:
+                    at = (partition["event_type"], partition["event_hour"])
+                    spread[at] = spread.get(at, 0) + 1
+            for (event_type, hour), files in sorted(spread.items()):
+                if files < min_files:
+                    continue
+                start = datetime.datetime.fromtimestamp(hour * 3600, datetime.UTC)
+                end = start + datetime.timedelta(hours=1)
+                where = (f"event_type == '{event_type}' and event_time >= '{start.isoformat()}'"
+                         f" and event_time < '{end.isoformat()}'")  # fmt: skip
+                rows = table.scan(row_filter=where).to_arrow()
+                table.overwrite(rows, overwrite_filter=where)
+                done.append(Compaction(name, event_type, hour, files, rows.num_rows))
+                log.info("lake table %s: %s at hour %d compacted, %d files into one (%d rows)",
+                         name, event_type, hour, files, rows.num_rows)  # fmt: skip
+        return done
 
     def describe(self) -> dict[str, str]:
         """Table name → its current metadata file (what DuckDB's iceberg_scan reads)."""

@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 FIRST_RETRY_S = 0.1
 MAX_RETRY_S = 4.0  # with a start-up of well under 1 s: back within 5 s of any failure
 HEALTHY_AFTER_S = 30.0
+CLOSE_TIMEOUT_S = 10.0
 
 Body = Callable[["Supervised"], Coroutine[Any, Any, None]]
 Sleep = Callable[[float], Awaitable[None]]
@@ -107,12 +108,22 @@ class Supervised:
     def start(self) -> None:
         self._task = asyncio.create_task(self._supervise(), name=f"supervisor {self.name}")
 
-    async def aclose(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+    async def aclose(self, timeout_s: float = CLOSE_TIMEOUT_S) -> None:
+        """Cancel the body and wait for it to end, at most `timeout_s`: Python 3.11's
+        `asyncio.wait_for` can swallow a cancellation that lands as its inner wait completes
+        (nats-py's fetch waits in one), leaving the body waiting on; a process shutting down
+        must not wait with it."""
+        task, self._task = self._task, None
+        if task is None:
+            return
+        task.cancel()
+        done, _ = await asyncio.wait({task}, timeout=timeout_s)
+        if not done:
+            log.warning("%s did not stop within %.0f s of its cancel; left behind", self.name,
+                        timeout_s)  # fmt: skip
+            return
+        with contextlib.suppress(asyncio.CancelledError):
+            task.result()
 
     def kill(self) -> bool:
         """Cancel the running body, as a crash would end it (for tests and drills): it is
