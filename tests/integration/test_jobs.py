@@ -11,6 +11,7 @@ and what they serve matches SQL over the lake for the same windows, copies inclu
 from __future__ import annotations
 
 import random
+import shutil
 import time
 import uuid
 from collections import Counter
@@ -235,3 +236,37 @@ async def test_bad_queries_get_clear_errors(world):
                 assert "error" in await reply.json()
         async with http.get(world.services["jobs"].url + "/jobs/trending?country=ZZ") as reply:
             assert reply.status == 404
+
+
+async def test_jobs_restarted_without_their_local_state_recover_it_and_count_on(world, load):
+    """The machine's disk lost: the jobs rebuild their windows and seen ids from the changelog
+    topics, so what they count next adds to what they had, and old copies still drop."""
+    before = await world.get("jobs", "/jobs/popularity?days=2")
+    counted = {(c["title_id"], c["height"]): c["plays"] for c in before["counts"]}
+    await world.stop_service("jobs")
+    shutil.rmtree(world.root / "jobs" / "state")
+    await world.start("jobs")
+    now = time.time()
+    fresh = [
+        envelope("play.heartbeat", {
+            "play_id": f"after-{n}", "member_id": "m", "profile_id": "p",
+            "title_id": "title-after", "position_s": 10.0,
+            "qoe": {"played_s": 10.0, "height": 720, "pathway": OCAS[0]},
+        }, now)
+        for n in range(25)
+    ]  # fmt: skip
+    nc = await nats.connect(world.nats.url)
+    try:
+        js = nc.jetstream()
+        for event in fresh + load.copies:  # new plays, and copies of what was counted
+            await js.publish(event.subject, event.to_bytes())
+    finally:
+        await nc.close()
+    expected = {**counted, ("title-after", 720): 25}
+
+    async def counts() -> bool:
+        served = await world.get("jobs", "/jobs/popularity?days=2")
+        return {(c["title_id"], c["height"]): c["plays"] for c in served["counts"]} == expected
+
+    await wait_for(counts, what="the new plays added to the recovered counts", timeout_s=120,
+                   interval_s=0.5)  # fmt: skip
