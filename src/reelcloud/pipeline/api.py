@@ -1,7 +1,8 @@
 """The router's HTTP API (admin only; `/metrics` has each route's counters and lag):
 
-GET  /pipeline/status    each route: delivered, duplicates, filtered, dead-lettered,
-                         errors, lag; and why the last edit of the routes was refused
+GET  /pipeline/status    each route: delivered, published, duplicates, filtered,
+                         dead-lettered, errors, lag, problem; and why the last edit of the
+                         routes was refused
 GET  /pipeline/lake      each lake table's current metadata file (for `reelcloud query`)
 POST /pipeline/replay    {route, since}: the route's events since then, delivered again
 """
