@@ -75,6 +75,7 @@ def test_up_then_ctrl_c_leaves_nothing_behind(tmp_path):
                 "cache-control",
                 "catalog",
                 *["gateway"] * 2,
+                "jobs",
                 "license",
                 *["oca"] * 5,
                 "payments",
