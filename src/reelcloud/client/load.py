@@ -35,7 +35,7 @@ from reelcloud.platform.topology import OpenConnectConfig
 
 VIEWERS_PER_ACCOUNT = 4  # a premium plan's screens
 PASSWORD = "reelcloud-load"
-# A viewer of an account another viewer is signing up waits this long for the sign-up to end.
+# A viewer whose member is still pending (its sign-up's payment not made yet) waits this long.
 SIGN_UP_WAIT_S = 30.0
 SIGN_UP_POLL_S = 0.2
 END_GRACE_S = 15.0  # after the run, for viewers to finish their stop
@@ -156,14 +156,14 @@ class LoadGenerator:
             except ReelcloudError as taken:  # another viewer of this account got there first
                 if taken.code != "email_taken":
                     raise
-                await self._sign_in_once_signed_up(client, email)
+                await client.sign_in(email, PASSWORD)
+        await self._until_signed_up(client, email)
 
-    async def _sign_in_once_signed_up(self, client: PlatformClient, email: str) -> None:
-        """Signs in to an account another viewer is signing up: the member is pending until
-        its first payment is made, and a pending member may not play, so a person would wait
-        for the sign-up to finish; so does this viewer, for a while."""
+    async def _until_signed_up(self, client: PlatformClient, email: str) -> None:
+        """A member is pending until its first payment is made (a slow bank, or another viewer
+        of the account still signing up), and a pending member may not play: a person would
+        wait for the sign-up to finish, and so does a viewer, for a while."""
         deadline = time.monotonic() + SIGN_UP_WAIT_S
-        await client.sign_in(email, PASSWORD)
         while client.member.get("status") == "pending" and time.monotonic() < deadline:
             await asyncio.sleep(SIGN_UP_POLL_S)
             await client.sign_in(email, PASSWORD)
