@@ -166,7 +166,6 @@ class JobRunner:
 
         def processed(*_: Any) -> None:
             self.processed += 1
-            self.running = True
 
         app = _Application(
             broker_address=self.kafka_url,
@@ -201,13 +200,12 @@ class Jobs:
         self.runners: list[JobRunner] = []
 
     def start(self, kafka_url: str, state_dir: Path, loop: asyncio.AbstractEventLoop) -> None:
+        def write(found: list[Result]) -> None:  # from a job's thread, on the service's loop
+            asyncio.run_coroutine_threadsafe(self.results.write(found), loop).result(
+                WRITE_TIMEOUT_S
+            )
+
         for name in self.options.jobs:
-
-            def write(found: list[Result]) -> None:
-                asyncio.run_coroutine_threadsafe(self.results.write(found), loop).result(
-                    WRITE_TIMEOUT_S
-                )
-
             runner = JobRunner(name, self.options, kafka_url, state_dir, write)
             runner.start()
             self.runners.append(runner)
